@@ -1,0 +1,43 @@
+# anomaly_ae: `make train` and `make test` set everything up on first use.
+# Pass Hydra overrides to train with ARGS, e.g. make train ARGS="trainer.accelerator=gpu"
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test lint format tensorboard clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## create $(VENV) and install the package with its dev tools
+
+train: $(STAMP) ## train, calibrate and test the hw7 experiment (ARGS="..." for overrides)
+	$(BIN)/python -m anomaly_ae.train $(ARGS)
+
+test: $(STAMP) ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+tensorboard: $(STAMP) ## open TensorBoard on every run under logs/
+	$(BIN)/tensorboard --logdir logs
+
+clean: ## remove logs, caches and build files (keeps data/ and $(VENV))
+	rm -rf logs outputs multirun .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

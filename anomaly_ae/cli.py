@@ -1,0 +1,48 @@
+"""What the command-line entry points share: one-line errors and quiet known warnings."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+from anomaly_ae.errors import AnomalyAEError
+
+_USER_ERRORS = (AnomalyAEError, MisconfigurationException)
+
+
+def user_error_in(err: BaseException | None) -> BaseException | None:
+    """The user-fixable error behind ``err``, looking through wrappers such as Hydra's
+    ``InstantiationException``; ``None`` when it is a bug rather than bad input."""
+    while err is not None:
+        if isinstance(err, _USER_ERRORS):
+            return err
+        err = err.__cause__
+    return None
+
+
+@contextmanager
+def exit_on_user_error() -> Iterator[None]:
+    """Turn a problem the user can fix into one ``error: ...`` line on stderr and exit code 2.
+
+    Everything already written (checkpoints, logs, results) stays where it is; anything else
+    (a bug) keeps its traceback.
+    """
+    try:
+        yield
+    except Exception as err:
+        cause = user_error_in(err)
+        if cause is None:
+            raise
+        message = " ".join(str(cause).split())
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def quiet_known_warnings() -> None:
+    """Silence warnings that do not apply to in-memory tensor data."""
+    # The data are tensors in memory: extra DataLoader workers would only add IPC overhead.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")

@@ -1,0 +1,170 @@
+"""The experiment's data: a seeded train/validation split of the normal set, and a test set of
+normal and anomalous images, all held in memory as tensors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from anomaly_ae.data.sources import IdxSource, get_source
+from anomaly_ae.data.tensors import (
+    ANOMALY,
+    NORMAL,
+    ImageTensorDataset,
+    keep_batch,
+    to_float_images,
+)
+from anomaly_ae.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def split_indices(
+    n: int, train_size: int | None, val_size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded random train/validation indices into a set of ``n`` items.
+
+    When ``train_size + val_size == n`` this is exactly ``torch.utils.data.random_split`` with a
+    generator seeded with ``seed`` (one ``randperm`` cut in two); a smaller total leaves the
+    tail of the permutation unused.
+    ``train_size=None`` means "everything not in validation".
+    """
+    if train_size is None:
+        train_size = n - val_size
+    if train_size <= 0 or val_size <= 0 or train_size + val_size > n:
+        raise ConfigError(
+            f"data.train_size={train_size} and data.val_size={val_size} do not fit the "
+            f"{n} training images; choose sizes > 0 that add up to at most {n}"
+        )
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[:train_size], order[train_size : train_size + val_size]
+
+
+class AnomalyDataModule(pl.LightningDataModule):
+    """Normal images for training and calibration, normal + anomalous images for testing.
+
+    Args:
+        root: folder holding ``<DATASET>/raw/*-ubyte`` files (torchvision's layout).
+        normal: the normal dataset (its train split is split into train/validation).
+        anomaly: the anomaly dataset (only its test split is used), or ``None`` to test on
+            normal data alone (type I error only).
+        train_size / val_size: the split of the normal training images (seed: 50,000 / 10,000).
+        split_seed: seed of the generator that draws the split.
+        batch_size: training batch size; eval_batch_size: validation/test batch size (scores
+            are per image, so it changes speed, not results).
+        download: fetch missing files through torchvision's mirrors.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        normal: str = "mnist",
+        anomaly: str | None = "kmnist",
+        train_size: int | None = 50_000,
+        val_size: int = 10_000,
+        split_seed: int = 42,
+        batch_size: int = 100,
+        eval_batch_size: int = 1_000,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        download: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.root = Path(root).expanduser().resolve()
+        self.normal: IdxSource = get_source(normal, "data.normal")
+        self.anomaly: IdxSource | None = get_source(anomaly, "data.anomaly") if anomaly else None
+        self.train_set: ImageTensorDataset | None = None
+        self.val_set: ImageTensorDataset | None = None
+        self.test_set: ImageTensorDataset | None = None
+
+    @property
+    def anomaly_name(self) -> str | None:
+        return self.anomaly.folder if self.anomaly else None
+
+    @property
+    def normal_name(self) -> str:
+        return self.normal.folder
+
+    def prepare_data(self) -> None:
+        """Check (and if allowed download) every file the run needs, before any training."""
+        download = self.hparams.download
+        self.normal.ensure(self.root, "train", download)
+        self.normal.ensure(self.root, "test", download)
+        if self.anomaly is not None:
+            hint = "or run with data.anomaly=null to skip the anomaly metrics"
+            self.anomaly.ensure(self.root, "test", download, hint=hint)
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in ("fit", "validate", None) and self.val_set is None:
+            self._setup_train_val()
+        if stage in ("test", None) and self.test_set is None:
+            self._setup_test()
+
+    def _setup_train_val(self) -> None:
+        hp = self.hparams
+        train = self.normal.load(self.root, "train")
+        train_idx, val_idx = split_indices(len(train), hp.train_size, hp.val_size, hp.split_seed)
+        images = to_float_images(train.images)
+        self.train_set = _normal_set(images[train_idx])
+        self.val_set = _normal_set(images[val_idx])
+        log.info(
+            "%s train split: %d train / %d validation images (split_seed=%d)",
+            self.normal_name,
+            len(self.train_set),
+            len(self.val_set),
+            hp.split_seed,
+        )
+
+    def _setup_test(self) -> None:
+        normal = to_float_images(self.normal.load(self.root, "test").images)
+        images, targets = [normal], [torch.full((len(normal),), NORMAL, dtype=torch.long)]
+        if self.anomaly is not None:
+            anomalous = to_float_images(self.anomaly.load(self.root, "test").images)
+            if anomalous.shape[1:] != normal.shape[1:]:
+                raise ConfigError(
+                    f"{self.anomaly_name} images are {tuple(anomalous.shape[2:])} but "
+                    f"{self.normal_name} images are {tuple(normal.shape[2:])}; "
+                    "choose an anomaly set with images of the same size"
+                )
+            images.append(anomalous)
+            targets.append(torch.full((len(anomalous),), ANOMALY, dtype=torch.long))
+        self.test_set = ImageTensorDataset(torch.cat(images), torch.cat(targets))
+        log.info(
+            "test set: %d %s (normal) + %d %s (anomaly) images",
+            len(normal),
+            self.normal_name,
+            len(self.test_set) - len(normal),
+            self.anomaly_name or "no",
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.hparams.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.hparams.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, self.hparams.eval_batch_size, shuffle=False)
+
+    def _loader(self, dataset: ImageTensorDataset | None, batch_size: int, shuffle: bool):
+        if dataset is None:
+            raise RuntimeError("AnomalyDataModule.setup() has not been called for this stage")
+        workers = self.hparams.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=keep_batch,
+            num_workers=workers,
+            pin_memory=self.hparams.pin_memory,
+            persistent_workers=workers > 0,
+        )
+
+
+def _normal_set(images: torch.Tensor) -> ImageTensorDataset:
+    return ImageTensorDataset(images, torch.full((len(images),), NORMAL, dtype=torch.long))

@@ -1,0 +1,156 @@
+"""Datasets on disk: where each one's IDX files live, how to fetch them, how to read them.
+
+The file names, mirrors and checksums come from torchvision's dataset classes and the files
+are parsed by torchvision's own IDX readers; what this module adds is fetching only the split
+that is needed (the anomaly set needs its test split alone) and turning every failure into
+one line that names the folder, the files and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.error import URLError
+
+import torch
+from torchvision import datasets as tv_datasets
+from torchvision.datasets.mnist import read_image_file, read_label_file
+from torchvision.datasets.utils import check_integrity, download_and_extract_archive
+
+from anomaly_ae.errors import ConfigError, CorruptDataError, DataNotFoundError
+
+Split = Literal["train", "test"]
+
+_FILE_PREFIX = {"train": "train", "test": "t10k"}
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    """Images as ``uint8`` of shape ``(N, H, W)`` with their class labels ``(N,)``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class IdxSource:
+    """A dataset stored as MNIST-style IDX files under ``<root>/<folder>/raw``."""
+
+    name: str
+    torchvision_class: type[tv_datasets.MNIST]
+
+    @property
+    def folder(self) -> str:
+        return self.torchvision_class.__name__
+
+    def raw_folder(self, root: str | Path) -> Path:
+        return Path(root) / self.folder / "raw"
+
+    def resources(self, split: Split) -> list[tuple[str, str]]:
+        """The ``(archive name, md5)`` pairs torchvision lists for ``split``."""
+        prefix = _FILE_PREFIX[split]
+        return [(f, md5) for f, md5 in self.torchvision_class.resources if f.startswith(prefix)]
+
+    def files(self, split: Split) -> tuple[Path, Path]:
+        """Names of the (images, labels) IDX files of ``split``, uncompressed."""
+        prefix = _FILE_PREFIX[split]
+        return Path(f"{prefix}-images-idx3-ubyte"), Path(f"{prefix}-labels-idx1-ubyte")
+
+    def missing_files(self, root: str | Path, split: Split) -> list[Path]:
+        folder = self.raw_folder(root)
+        return [folder / f for f in self.files(split) if not check_integrity(str(folder / f))]
+
+    def ensure(self, root: str | Path, split: Split, download: bool, hint: str = "") -> None:
+        """Make sure the split's files are on disk, downloading what is missing if allowed."""
+        missing = self.missing_files(root, split)
+        if not missing:
+            return
+        if not download:
+            reason = "download is off (data.download=false)"
+            raise DataNotFoundError(self._missing_message(root, split, reason, hint))
+        folder = self.raw_folder(root)
+        for archive, md5 in self.resources(split):
+            if not check_integrity(str(folder / Path(archive).stem)):
+                try:
+                    self._download(archive, md5, folder)
+                except (OSError, RuntimeError, URLError) as err:
+                    reason = f"download failed: {_one_line(err)}"
+                    raise DataNotFoundError(
+                        self._missing_message(root, split, reason, hint)
+                    ) from err
+
+    def load(self, root: str | Path, split: Split) -> LabelledImages:
+        """Read the split's IDX files into tensors (the files must already be there)."""
+        missing = self.missing_files(root, split)
+        if missing:
+            raise DataNotFoundError(self._missing_message(root, split, "not downloaded", ""))
+        image_file, label_file = (self.raw_folder(root) / f for f in self.files(split))
+        images = _read_idx(read_image_file, image_file, "image")
+        labels = _read_idx(read_label_file, label_file, "label")
+        if len(images) != len(labels):
+            raise CorruptDataError(
+                f"{image_file} holds {len(images)} images but {label_file} holds "
+                f"{len(labels)} labels; one of them is truncated or from another dataset. "
+                "Replace both with the original files."
+            )
+        return LabelledImages(images=images, labels=labels)
+
+    def _download(self, archive: str, md5: str, folder: Path) -> None:
+        last_error: Exception | None = None
+        for mirror in self.torchvision_class.mirrors:
+            try:
+                download_and_extract_archive(
+                    f"{mirror}{archive}", download_root=str(folder), filename=archive, md5=md5
+                )
+                return
+            except (OSError, RuntimeError, URLError) as err:
+                last_error = err
+        assert last_error is not None
+        raise last_error
+
+    def _missing_message(self, root: str | Path, split: Split, reason: str, hint: str) -> str:
+        names = ", ".join(str(f) for f in self.files(split))
+        message = (
+            f"{self.folder} {split} files are missing from {self.raw_folder(root)} "
+            f"(expected {names}) and {reason}. Copy the files there, or point data.root "
+            f"(or the ANOMALY_AE_DATA environment variable) at a folder that has "
+            f"{self.folder}/raw/"
+        )
+        return f"{message}{'; ' + hint if hint else ''}."
+
+
+def _read_idx(reader, path: Path, what: str) -> torch.Tensor:
+    try:
+        return reader(str(path))
+    except Exception as err:  # torchvision signals bad files with asserts, Key/Value/Runtime errors
+        empty = path.stat().st_size == 0
+        reason = "the file is empty" if empty else _one_line(err) or "bad IDX header"
+        raise CorruptDataError(
+            f"{path} is not a readable IDX {what} file ({reason}); it is corrupt or truncated. "
+            "Delete it so it is downloaded again, or replace it with the original file."
+        ) from err
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+SOURCES: dict[str, IdxSource] = {
+    "mnist": IdxSource("mnist", tv_datasets.MNIST),
+    "kmnist": IdxSource("kmnist", tv_datasets.KMNIST),
+}
+
+
+def get_source(name: str, role: str) -> IdxSource:
+    """The source called ``name``; ``role`` ("data.normal", ...) names the setting in errors."""
+    try:
+        return SOURCES[name]
+    except KeyError:
+        choices = ", ".join(sorted(SOURCES))
+        raise ConfigError(
+            f"{role}={name} is not a known dataset; choose one of: {choices}"
+        ) from None

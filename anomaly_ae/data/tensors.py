@@ -1,0 +1,58 @@
+"""In-memory image datasets that hand out whole batches with one indexing operation."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch.utils.data import Dataset
+
+NORMAL, ANOMALY = 0, 1
+
+
+class Batch(NamedTuple):
+    """A batch: images ``(B, C, H, W)`` in [0, 1], anomaly targets (0 normal, 1 anomaly), and
+    each image's position in its dataset (so scores gathered across processes can be
+    de-duplicated and put back in order)."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    indices: torch.Tensor
+
+
+class ImageTensorDataset(Dataset):
+    """Float images and targets held as tensors.
+
+    ``DataLoader`` calls ``__getitems__`` with the sampler's list of indices for a batch, so a
+    batch costs one gather instead of ``batch_size`` ``__getitem__`` calls and a ``stack``;
+    pair it with ``collate_fn=keep_batch``.
+    """
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor) -> None:
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        self.images = images
+        self.targets = targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> Batch:
+        return Batch(self.images[index], self.targets[index], torch.tensor(index))
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return Batch(self.images[idx], self.targets[idx], idx)
+
+
+def keep_batch(batch: Batch) -> Batch:
+    """Collate function for :class:`ImageTensorDataset`: the batch is already assembled."""
+    return batch
+
+
+def to_float_images(images: torch.Tensor) -> torch.Tensor:
+    """``uint8`` ``(N, H, W)`` images to ``float32`` ``(N, 1, H, W)`` in [0, 1].
+
+    The same scaling as torchvision's ``ToTensor`` (divide by 255), done once for the whole set.
+    """
+    return images.unsqueeze(1).to(torch.float32).div_(255.0)

@@ -1,0 +1,103 @@
+"""Collecting scores across processes, and the detection metrics computed from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchmetrics import Metric
+from torchmetrics.functional.classification import (
+    binary_auroc,
+    binary_average_precision,
+    binary_roc,
+    binary_stat_scores,
+)
+from torchmetrics.utilities import dim_zero_cat
+
+
+class ScoreCollector(Metric):
+    """Gathers every image's score and target, once each, in dataset order.
+
+    Under DDP the distributed sampler pads the last batches with repeated images so every
+    process gets the same number; torchmetrics' sync concatenates all processes' states and
+    ``compute`` keeps one entry per dataset index, so the result equals a single-process run.
+    """
+
+    full_state_update = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("scores", default=[], dist_reduce_fx="cat")
+        self.add_state("targets", default=[], dist_reduce_fx="cat")
+        self.add_state("indices", default=[], dist_reduce_fx="cat")
+
+    def update(self, scores: torch.Tensor, targets: torch.Tensor, indices: torch.Tensor) -> None:
+        self.scores.append(scores.detach().float())
+        self.targets.append(targets.detach().long())
+        self.indices.append(indices.detach().long())
+
+    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scores, targets)`` ordered by dataset index, duplicates removed."""
+        if isinstance(self.scores, list) and not self.scores:  # after a DDP sync: one tensor
+            empty = torch.empty(0, device=self.device)
+            return empty, empty.long()
+        indices = dim_zero_cat(self.indices)
+        order = torch.sort(indices, stable=True).indices
+        sorted_indices = indices[order]
+        first = torch.ones_like(sorted_indices, dtype=torch.bool)
+        first[1:] = sorted_indices[1:] != sorted_indices[:-1]
+        keep = order[first]
+        return dim_zero_cat(self.scores)[keep], dim_zero_cat(self.targets)[keep]
+
+
+def detection_metrics(
+    scores: torch.Tensor, targets: torch.Tensor, threshold: float
+) -> dict[str, float | int | None]:
+    """Error rates at ``threshold`` and threshold-free ranking metrics.
+
+    Anomalies are the positive class. An image is flagged when ``score > threshold``.
+    Returns counts (``n_normal``, ``n_normal_flagged``, ``n_anomaly``, ``n_anomaly_flagged``),
+    ``type_I_error`` (normal images flagged), ``type_II_error`` (anomalies not flagged),
+    ``auroc``, ``average_precision`` and ``fpr_at_95_tpr``. Metrics that need anomalies are
+    ``None`` when the targets hold none.
+    """
+    targets = targets.long()
+    flagged = (scores > threshold).long()
+    tp, fp, tn, fn, _ = (int(v) for v in binary_stat_scores(flagged, targets))
+    n_normal, n_anomaly = fp + tn, tp + fn
+    metrics: dict[str, float | int | None] = {
+        "n_normal": n_normal,
+        "n_normal_flagged": fp,
+        "n_anomaly": n_anomaly,
+        "n_anomaly_flagged": tp,
+        "type_I_error": fp / n_normal if n_normal else None,
+        "type_II_error": fn / n_anomaly if n_anomaly else None,
+        "auroc": None,
+        "average_precision": None,
+        "fpr_at_95_tpr": None,
+    }
+    if n_normal and n_anomaly:
+        probs = _as_probabilities(scores)
+        metrics["auroc"] = binary_auroc(probs, targets).item()
+        metrics["average_precision"] = binary_average_precision(probs, targets).item()
+        metrics["fpr_at_95_tpr"] = fpr_at_tpr(probs, targets, 0.95)
+    return metrics
+
+
+def fpr_at_tpr(probs: torch.Tensor, targets: torch.Tensor, tpr_level: float) -> float:
+    """The lowest false-positive rate of any threshold that catches ``tpr_level`` of anomalies."""
+    fpr, tpr, _ = binary_roc(probs, targets)
+    return fpr[tpr >= tpr_level].min().item()
+
+
+def _as_probabilities(scores: torch.Tensor) -> torch.Tensor:
+    """Scores rescaled into [0, 1], order kept exactly.
+
+    torchmetrics applies a sigmoid to predictions outside [0, 1]; in float32 that saturates at
+    1.0 for every score above ~17 and would tie most anomalies. Dividing non-negative scores by
+    their maximum in float64 keeps every comparison between scores.
+    """
+    s = scores.to(torch.float64)
+    s = s - s.min().clamp(max=0)
+    top = s.max()
+    return s / top if top > 0 else s

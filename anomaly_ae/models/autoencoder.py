@@ -1,0 +1,133 @@
+"""The autoencoder as a LightningModule: training, per-image scores, and test-time metrics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from anomaly_ae import __version__
+from anomaly_ae.data.tensors import Batch
+from anomaly_ae.errors import ConfigError
+from anomaly_ae.metrics import ScoreCollector, detection_metrics
+from anomaly_ae.models.mlp import Decoder, Encoder
+from anomaly_ae.scoring import reconstruction_error
+
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {"mlp": (Encoder, Decoder)}
+
+
+class AutoencoderModule(pl.LightningModule):
+    """An encoder/decoder pair trained with MSE, scoring images by reconstruction error.
+
+    The decision threshold is a registered buffer (NaN until a :class:`ThresholdCallback`
+    fits it on validation scores), so it is saved in and restored from checkpoints together
+    with the weights; the constructor's arguments are plain values saved as hyperparameters,
+    so a checkpoint alone rebuilds the model.
+    """
+
+    def __init__(
+        self,
+        architecture: str = "mlp",
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden_dims: Sequence[int] = (256, 128),
+        latent_dim: int = 32,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if architecture not in ARCHITECTURES:
+            choices = ", ".join(sorted(ARCHITECTURES))
+            raise ConfigError(f"model.architecture={architecture} is unknown; choose {choices}")
+        if latent_dim < 1 or any(d < 1 for d in hidden_dims):
+            raise ConfigError(
+                f"model.latent_dim={latent_dim} and model.hidden_dims={list(hidden_dims)} "
+                "must all be positive layer sizes"
+            )
+        # Plain Python values (not OmegaConf containers) keep checkpoints loadable as weights.
+        input_shape, hidden_dims = [int(v) for v in input_shape], [int(v) for v in hidden_dims]
+        latent_dim, lr, weight_decay = int(latent_dim), float(lr), float(weight_decay)
+        self.save_hyperparameters(logger=False)  # the run logs its whole config instead
+
+        encoder_cls, decoder_cls = ARCHITECTURES[architecture]
+        self.encoder = encoder_cls(input_shape, hidden_dims, latent_dim)
+        self.decoder = decoder_cls(input_shape, hidden_dims, latent_dim)
+        self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float64))
+        self.calibration: dict[str, Any] = {}
+        self.test_scores = ScoreCollector()
+        self.test_metrics: dict[str, float | int | None] = {}
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Reconstruct ``images``."""
+        return self.decoder(self.encoder(images))
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        """Anomaly score of each image: sum of squared reconstruction error."""
+        return reconstruction_error(images, self(images))
+
+    def predict_anomaly(self, images: torch.Tensor) -> torch.Tensor:
+        """``True`` where an image's score exceeds the fitted threshold."""
+        return self.score(images) > self.fitted_threshold()
+
+    @property
+    def is_calibrated(self) -> bool:
+        return bool(torch.isfinite(self.threshold))
+
+    def fitted_threshold(self) -> float:
+        if not self.is_calibrated:
+            raise ConfigError(
+                "the model has no fitted threshold: it was never validated. Train it with the "
+                "threshold callback (python -m anomaly_ae.train), or evaluate with "
+                "refit_threshold=true"
+            )
+        return float(self.threshold)
+
+    def set_threshold(self, value: float, calibration: dict[str, Any]) -> None:
+        self.threshold.fill_(value)
+        self.calibration = dict(calibration)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        images = batch.images
+        loss = F.mse_loss(self(images), images)
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images)
+        )
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        images = batch.images
+        reconstructions = self(images)
+        loss = F.mse_loss(reconstructions, images)
+        self.log(
+            "val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(images)
+        )
+        return {"scores": reconstruction_error(images, reconstructions)}
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.test_scores.update(self.score(batch.images), batch.targets, batch.indices)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_scores.reset()
+        self.test_metrics = {}
+
+    def on_test_epoch_end(self) -> None:
+        scores, targets = self.test_scores.compute()
+        self.test_metrics = detection_metrics(scores, targets, self.fitted_threshold())
+        numeric = {f"test/{k}": float(v) for k, v in self.test_metrics.items() if v is not None}
+        self.log_dict(numeric, rank_zero_only=True)
+        self.test_scores.reset()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["anomaly_ae"] = {"version": __version__, "calibration": self.calibration}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.calibration = dict(checkpoint.get("anomaly_ae", {}).get("calibration", {}))

@@ -1,0 +1,64 @@
+"""The seed's fully connected encoder and decoder, with configurable sizes.
+
+Defaults reproduce hw7 Problem 7: 784-256-128-32 with ReLU after every encoder layer (the latent
+code too) and 32-128-256-784 with ReLU then a sigmoid output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+
+def _linear_relu_stack(dims: Sequence[int]) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in pairwise(dims):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return layers
+
+
+class Encoder(nn.Module):
+    """Flattens an image and maps it to a non-negative latent code."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden_dims: Sequence[int] = (256, 128),
+        latent_dim: int = 32,
+    ) -> None:
+        super().__init__()
+        dims = [math.prod(input_shape), *hidden_dims, latent_dim]
+        self.layers = nn.Sequential(nn.Flatten(), *_linear_relu_stack(dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class Decoder(nn.Module):
+    """Maps a latent code back to an image with pixels in (0, 1).
+
+    ``hidden_dims`` are given in the encoder's order and used reversed, so one list describes
+    a symmetric autoencoder.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden_dims: Sequence[int] = (256, 128),
+        latent_dim: int = 32,
+    ) -> None:
+        super().__init__()
+        dims = [latent_dim, *reversed(hidden_dims)]
+        self.layers = nn.Sequential(
+            *_linear_relu_stack(dims),
+            nn.Linear(dims[-1], math.prod(input_shape)),
+            nn.Sigmoid(),
+            nn.Unflatten(1, tuple(input_shape)),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)

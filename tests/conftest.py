@@ -1,0 +1,129 @@
+"""Shared fixtures: tiny datasets written in the real IDX format, and composed configs.
+
+The tiny sets are read by the same code as the real ones (torchvision's IDX readers behind
+``anomaly_ae.data.sources``). Normal images are dark with one small bright square; anomalies
+are bright noise, so even a briefly trained autoencoder separates them.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from anomaly_ae.config import CONFIG_DIR
+
+TINY = {"train": 240, "test": 60, "anomaly": 40}
+TINY_SPLIT = {"train_size": 200, "val_size": 40}
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` (uint8) as an IDX file: magic 0x0000 0x08 <ndim>, big-endian sizes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.tobytes())
+
+
+def normal_images(n: int, rng: np.random.Generator) -> np.ndarray:
+    images = np.zeros((n, 28, 28), dtype=np.uint8)
+    for image, (row, col) in zip(images, rng.integers(4, 20, size=(n, 2)), strict=True):
+        image[row : row + 5, col : col + 5] = 255
+    return images
+
+
+def anomaly_images(n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(128, 256, size=(n, 28, 28), dtype=np.uint8)
+
+
+def write_split(raw: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
+    write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+    write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+
+
+def make_tiny_root(root: Path, sizes: dict[str, int] = TINY) -> Path:
+    """MNIST/raw with train and test splits, and KMNIST/raw with a test split only."""
+    rng = np.random.default_rng(0)
+    mnist = root / "MNIST" / "raw"
+    for prefix, n in (("train", sizes["train"]), ("t10k", sizes["test"])):
+        write_split(mnist, prefix, normal_images(n, rng), rng.integers(0, 10, n, dtype=np.uint8))
+    n = sizes["anomaly"]
+    labels = rng.integers(0, 10, n, dtype=np.uint8)
+    write_split(root / "KMNIST" / "raw", "t10k", anomaly_images(n, rng), labels)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only-by-convention tiny data root shared by the whole session."""
+    return make_tiny_root(tmp_path_factory.mktemp("tiny_data"))
+
+
+@pytest.fixture
+def fresh_root(tmp_path: Path) -> Path:
+    """A tiny data root of this test's own, free to damage."""
+    return make_tiny_root(tmp_path / "data")
+
+
+def tiny_overrides(root: Path, out: Path, *extra: str) -> list[str]:
+    """Overrides that make a train/evaluate run fast on the tiny data, on the CPU."""
+    return [
+        f"data.root={root}",
+        f"data.train_size={TINY_SPLIT['train_size']}",
+        f"data.val_size={TINY_SPLIT['val_size']}",
+        "data.batch_size=20",
+        "data.eval_batch_size=32",
+        "data.download=false",
+        "trainer.max_epochs=2",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "trainer.log_every_n_steps=5",
+        "~callbacks.progress_bar",
+        f"paths.output_dir={out}",
+        f"paths.log_dir={out.parent / 'logs'}",
+        *extra,
+    ]
+
+
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides)
+
+
+@pytest.fixture
+def train_cfg(tiny_root: Path, tmp_path: Path) -> DictConfig:
+    return compose_config("train", tiny_overrides(tiny_root, tmp_path / "run"))
+
+
+def real_data_root() -> Path | None:
+    """``ANOMALY_AE_DATA`` when it holds the real MNIST files, else ``None``."""
+    value = os.environ.get("ANOMALY_AE_DATA")
+    if not value:
+        return None
+    raw = Path(value) / "MNIST" / "raw"
+    needed = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
+    return Path(value).resolve() if all((raw / f).is_file() for f in needed) else None
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make every dataset download fail the way it does on an offline machine."""
+    from urllib.error import URLError
+
+    def refuse(*args, **kwargs):
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr("anomaly_ae.data.sources.download_and_extract_archive", refuse)
+    yield

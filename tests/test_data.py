@@ -1,0 +1,183 @@
+"""Reading IDX files, the seeded split, the data module, and the errors for bad data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.transforms import ToTensor
+
+from anomaly_ae.data import ANOMALY, NORMAL, AnomalyDataModule, Batch, get_source, split_indices
+from anomaly_ae.errors import ConfigError, CorruptDataError, DataNotFoundError
+from tests.conftest import TINY, TINY_SPLIT, write_idx
+
+
+def tiny_module(root: Path, **kwargs) -> AnomalyDataModule:
+    settings = {"root": root, "download": False, "batch_size": 20, "eval_batch_size": 32}
+    return AnomalyDataModule(**{**settings, **TINY_SPLIT, **kwargs})
+
+
+def test_source_reads_idx_files_written_in_the_real_format(tiny_root: Path) -> None:
+    train = get_source("mnist", "data.normal").load(tiny_root, "train")
+    assert train.images.shape == (TINY["train"], 28, 28)
+    assert train.images.dtype == torch.uint8
+    assert train.labels.shape == (TINY["train"],)
+    kmnist = get_source("kmnist", "data.anomaly").load(tiny_root, "test")
+    assert kmnist.images.shape == (TINY["anomaly"], 28, 28)
+
+
+def test_anomaly_set_needs_only_its_test_split(tiny_root: Path) -> None:
+    kmnist_raw = tiny_root / "KMNIST" / "raw"
+    assert not list(kmnist_raw.glob("train-*")), "the fixture must not hold KMNIST train files"
+    assert get_source("kmnist", "data.anomaly").missing_files(tiny_root, "test") == []
+
+
+def test_pixels_are_scaled_exactly_like_torchvision_to_tensor(tiny_root: Path) -> None:
+    dm = tiny_module(tiny_root)
+    dm.setup("test")
+    raw = get_source("mnist", "data.normal").load(tiny_root, "test").images
+    for i in (0, 7, len(raw) - 1):
+        expected = ToTensor()(Image.fromarray(raw[i].numpy(), mode="L"))
+        torch.testing.assert_close(dm.test_set.images[i], expected, rtol=0, atol=0)
+
+
+def test_split_is_seeded_disjoint_and_equals_random_split() -> None:
+    train, val = split_indices(60, 50, 10, seed=3)
+    assert len(train) == 50 and len(val) == 10
+    assert set(train.tolist()).isdisjoint(val.tolist())
+    again_train, again_val = split_indices(60, 50, 10, seed=3)
+    assert torch.equal(train, again_train) and torch.equal(val, again_val)
+    other_train, _ = split_indices(60, 50, 10, seed=4)
+    assert not torch.equal(train, other_train)
+    reference = torch.utils.data.random_split(range(60), [50, 10], torch.Generator().manual_seed(3))
+    assert train.tolist() == list(reference[0].indices)
+    assert val.tolist() == list(reference[1].indices)
+
+
+def test_split_takes_a_subset_or_the_rest() -> None:
+    train, val = split_indices(60, 20, 10, seed=0)
+    assert (len(train), len(val)) == (20, 10)
+    train, val = split_indices(60, None, 10, seed=0)
+    assert (len(train), len(val)) == (50, 10)
+
+
+@pytest.mark.parametrize("sizes", [(50, 20), (0, 10), (10, 0)])
+def test_split_sizes_that_do_not_fit_are_a_config_error(sizes: tuple[int, int]) -> None:
+    with pytest.raises(ConfigError, match=r"data\.train_size"):
+        split_indices(60, *sizes, seed=0)
+
+
+def test_datamodule_splits_and_labels_the_test_set(tiny_root: Path) -> None:
+    dm = tiny_module(tiny_root)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert len(dm.train_set) == TINY_SPLIT["train_size"]
+    assert len(dm.val_set) == TINY_SPLIT["val_size"]
+    assert dm.train_set.images.shape[1:] == (1, 28, 28)
+    assert dm.train_set.images.dtype == torch.float32
+    assert float(dm.train_set.images.max()) == 1.0 and float(dm.train_set.images.min()) == 0.0
+    dm.setup("test")
+    targets = dm.test_set.targets
+    assert (targets == NORMAL).sum() == TINY["test"]
+    assert (targets == ANOMALY).sum() == TINY["anomaly"]
+    assert dm.anomaly_name == "KMNIST" and dm.normal_name == "MNIST"
+
+
+def test_loaders_serve_whole_batches_with_indices(tiny_root: Path) -> None:
+    dm = tiny_module(tiny_root)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert isinstance(batch, Batch)
+    assert batch.images.shape == (20, 1, 28, 28)
+    torch.testing.assert_close(batch.images, dm.train_set.images[batch.indices])
+    seen = torch.cat([b.indices for b in dm.val_dataloader()])
+    assert seen.tolist() == list(range(TINY_SPLIT["val_size"]))
+
+
+def test_without_anomaly_set_the_test_set_is_all_normal(tiny_root: Path) -> None:
+    dm = tiny_module(tiny_root, anomaly=None)
+    dm.prepare_data()
+    dm.setup("test")
+    assert dm.anomaly_name is None
+    assert len(dm.test_set) == TINY["test"]
+    assert bool((dm.test_set.targets == NORMAL).all())
+
+
+def test_unknown_dataset_name_is_a_config_error(tiny_root: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data.anomaly=notmnist .*kmnist"):
+        tiny_module(tiny_root, anomaly="notmnist")
+
+
+def test_missing_files_with_download_off_name_folder_and_files(tmp_path: Path) -> None:
+    dm = tiny_module(tmp_path)
+    with pytest.raises(DataNotFoundError) as err:
+        dm.prepare_data()
+    message = str(err.value)
+    assert str(tmp_path / "MNIST" / "raw") in message
+    assert "train-images-idx3-ubyte, train-labels-idx1-ubyte" in message
+    assert "ANOMALY_AE_DATA" in message and "download is off" in message
+
+
+def test_missing_anomaly_set_without_network_says_how_to_go_on(
+    fresh_root: Path, no_network: None
+) -> None:
+    for f in (fresh_root / "KMNIST" / "raw").iterdir():
+        f.unlink()
+    dm = tiny_module(fresh_root, download=True)
+    with pytest.raises(DataNotFoundError) as err:
+        dm.prepare_data()
+    message = str(err.value)
+    assert "KMNIST test files are missing" in message
+    assert "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte" in message
+    assert "download failed" in message and "name resolution" in message
+    assert "data.anomaly=null" in message
+    assert "\n" not in message
+
+
+def test_download_fetches_only_missing_split_files(
+    fresh_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (fresh_root / "KMNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    fetched: list[str] = []
+
+    def fake_download(url: str, download_root: str, filename: str, md5: str) -> None:
+        fetched.append(filename)
+        labels = np.zeros(TINY["anomaly"], dtype=np.uint8)
+        write_idx(Path(download_root) / filename.removesuffix(".gz"), labels)
+
+    monkeypatch.setattr("anomaly_ae.data.sources.download_and_extract_archive", fake_download)
+    tiny_module(fresh_root, download=True).prepare_data()
+    assert fetched == ["t10k-labels-idx1-ubyte.gz"]
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _bad_magic(path: Path) -> None:
+    path.write_bytes(b"\x12\x34\x56\x78" + path.read_bytes()[4:])
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("damage", [_truncate, _bad_magic, _empty])
+def test_corrupt_file_gives_one_clear_line(fresh_root: Path, damage) -> None:
+    path = fresh_root / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    damage(path)
+    dm = tiny_module(fresh_root)
+    with pytest.raises(CorruptDataError) as err:
+        dm.setup("test")
+    message = str(err.value)
+    assert str(path) in message and "corrupt or truncated" in message
+    assert "\n" not in message
+
+
+def test_images_and_labels_of_different_lengths_are_corrupt(fresh_root: Path) -> None:
+    write_idx(fresh_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", np.zeros(5, np.uint8))
+    with pytest.raises(CorruptDataError, match=r"holds 60 images but .* 5 labels"):
+        tiny_module(fresh_root).setup("test")

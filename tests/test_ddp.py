@@ -1,0 +1,58 @@
+"""Two-process CPU DDP gives the same threshold and test metrics as one process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anomaly_ae.evaluate import evaluate
+from anomaly_ae.train import train
+from tests.conftest import compose_config, make_tiny_root, tiny_overrides
+from tests.test_cli import cli_overrides, run_module
+
+# 39 validation and 61 + 40 test images: odd counts, so the distributed sampler pads each rank
+ODD_SIZES = {"train": 240, "test": 61, "anomaly": 40}
+
+
+@pytest.mark.slow
+def test_cpu_ddp_threshold_and_metrics_equal_single_process(tmp_path: Path) -> None:
+    root = make_tiny_root(tmp_path / "data", ODD_SIZES)
+    odd = ("data.val_size=39", "data.eval_batch_size=8")
+    train(
+        compose_config(
+            "train", tiny_overrides(root, tmp_path / "train", *odd, "trainer.max_epochs=3")
+        )
+    )
+    ckpt = f"ckpt_path={tmp_path / 'train' / 'checkpoints' / 'last.ckpt'}"
+
+    single = evaluate(
+        compose_config(
+            "evaluate",
+            tiny_overrides(root, tmp_path / "single", *odd, ckpt, "refit_threshold=true"),
+        )
+    )
+
+    done = run_module(
+        "anomaly_ae.evaluate",
+        *cli_overrides(
+            root,
+            tmp_path / "ddp",
+            *odd,
+            ckpt,
+            "refit_threshold=true",
+            "trainer.devices=2",
+            "trainer.strategy=ddp",
+        ),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
+
+    assert ddp["device"]["devices"] == 2
+    assert ddp["calibration"]["n"] == single["calibration"]["n"] == 39
+    assert ddp["threshold"] == pytest.approx(single["threshold"], rel=1e-6, abs=1e-6)
+    assert ddp["metrics"]["n_normal"] == 61 and ddp["metrics"]["n_anomaly"] == 40
+    assert single["metrics"]["n_anomaly_flagged"] > 0, "the check needs a model that flags"
+    for name, value in single["metrics"].items():
+        assert ddp["metrics"][name] == pytest.approx(value, abs=1e-6), name

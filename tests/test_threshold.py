@@ -1,0 +1,75 @@
+"""The threshold rule against numpy, and the callback inside a real Trainer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from anomaly_ae.callbacks import ThresholdCallback
+from anomaly_ae.data import AnomalyDataModule
+from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.thresholds import GaussianThreshold
+from tests.conftest import TINY_SPLIT
+
+
+@pytest.mark.parametrize("k", [0.0, 2.0, 3.0])
+def test_gaussian_rule_is_mean_plus_k_population_std(k: float) -> None:
+    scores = np.random.default_rng(0).gamma(2.0, 10.0, 1000).astype(np.float32)
+    fit = GaussianThreshold(k).fit(torch.from_numpy(scores))
+    expected = np.mean(scores, dtype=np.float64) + k * np.std(scores, dtype=np.float64)
+    assert fit.value == pytest.approx(expected, rel=1e-12)
+    assert fit.details["n"] == 1000 and fit.details["k"] == k
+
+
+def test_gaussian_rule_refuses_no_scores() -> None:
+    with pytest.raises(ValueError, match="zero validation scores"):
+        GaussianThreshold().fit(torch.empty(0))
+
+
+class ThresholdSpy(pl.Callback):
+    """Records the module's threshold after the sanity check and after each validation."""
+
+    def __init__(self) -> None:
+        self.after_sanity: float | None = None
+        self.per_epoch: list[float] = []
+
+    def on_sanity_check_end(self, trainer, pl_module) -> None:
+        self.after_sanity = float(pl_module.threshold)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self.per_epoch.append(float(pl_module.threshold))
+
+
+def test_callback_skips_sanity_check_and_fits_all_validation_scores(tiny_root: Path) -> None:
+    pl.seed_everything(0)
+    dm = AnomalyDataModule(
+        tiny_root, download=False, batch_size=20, eval_batch_size=16, **TINY_SPLIT
+    )
+    model = AutoencoderModule(hidden_dims=[32], latent_dim=4)
+    spy = ThresholdSpy()
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=2,
+        callbacks=[ThresholdCallback(GaussianThreshold(3.0)), spy],
+    )
+    trainer.fit(model, datamodule=dm)
+
+    assert spy.after_sanity is not None and np.isnan(spy.after_sanity)
+    assert len(spy.per_epoch) == 2 and spy.per_epoch[0] != spy.per_epoch[1]
+    with torch.no_grad():
+        scores = model.score(dm.val_set.images).numpy().astype(np.float64)
+    assert len(scores) == TINY_SPLIT["val_size"]  # every batch, the last short one included
+    expected = scores.mean() + 3 * scores.std()
+    assert float(model.threshold) == pytest.approx(expected, rel=1e-6)
+    assert model.calibration["n"] == TINY_SPLIT["val_size"]
+    assert trainer.callback_metrics["val/threshold"].item() == pytest.approx(expected, rel=1e-5)

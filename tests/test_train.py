@@ -1,0 +1,176 @@
+"""End to end on tiny data: train, results.json, checkpoints, evaluate, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from anomaly_ae.checkpoint import load_autoencoder
+from anomaly_ae.errors import CheckpointError, ConfigError, DataNotFoundError
+from anomaly_ae.evaluate import evaluate
+from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.train import train
+from tests.conftest import TINY, compose_config, tiny_overrides
+
+
+def run_train(root: Path, out: Path, *extra: str) -> dict[str, Any]:
+    return train(compose_config("train", tiny_overrides(root, out, *extra)))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("trained") / "run"
+    return out, run_train(tiny_root, out)
+
+
+def test_train_writes_results_checkpoints_and_tensorboard(trained: tuple[Path, dict]) -> None:
+    out, results = trained
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["threshold"] == results["threshold"]
+    assert on_disk["metrics"] == results["metrics"]
+    assert math.isfinite(results["threshold"])
+    assert results["calibration"]["rule"] == "gaussian" and results["calibration"]["k"] == 3.0
+    m = results["metrics"]
+    assert (m["n_normal"], m["n_anomaly"]) == (TINY["test"], TINY["anomaly"])
+    assert 0 <= m["type_I_error"] <= 1 and 0 <= m["type_II_error"] <= 1
+    assert m["auroc"] > 0.9, "bright-noise anomalies must be easy to tell from dark squares"
+    assert results["data"] == {"normal": "MNIST", "anomaly": "KMNIST"}
+    assert results["config"]["model"]["latent_dim"] == 32
+    assert results["config"]["trainer"]["max_epochs"] == 2
+    assert {"torch", "pytorch-lightning", "torchmetrics", "anomaly_ae"} <= set(results["versions"])
+    assert results["timings"]["fit_seconds"] > 0
+    assert Path(results["checkpoints"]["last"]).is_file()
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_summary_is_printed(tiny_root: Path, tmp_path: Path, capsys) -> None:
+    run_train(tiny_root, tmp_path / "run", "trainer.max_epochs=1")
+    printed = capsys.readouterr().out
+    assert "type I" in printed and "type II" in printed and "AUROC" in printed
+    assert f"results: {tmp_path / 'run' / 'results.json'}" in printed
+
+
+def test_same_seed_gives_the_same_threshold_and_metrics(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+) -> None:
+    _, first = trained
+    again = run_train(tiny_root, tmp_path / "again")
+    assert again["threshold"] == first["threshold"]
+    assert again["metrics"] == first["metrics"]
+    other = run_train(tiny_root, tmp_path / "other", "seed=1")
+    assert other["threshold"] != first["threshold"]
+
+
+def test_checkpoint_round_trip_keeps_threshold_and_weights(trained: tuple[Path, dict]) -> None:
+    _, results = trained
+    last = Path(results["checkpoints"]["last"])
+    model = load_autoencoder(last)
+    assert float(model.threshold) == results["threshold"]
+    assert model.calibration == results["calibration"]
+    lightning_loaded = AutoencoderModule.load_from_checkpoint(last, weights_only=True)
+    assert float(lightning_loaded.threshold) == results["threshold"]
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, lightning_loaded.state_dict()[key])
+
+
+def test_evaluate_reproduces_the_training_test(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+) -> None:
+    _, results = trained
+    cfg = compose_config(
+        "evaluate",
+        tiny_overrides(tiny_root, tmp_path / "eval", f"ckpt_path={results['checkpoints']['last']}"),
+    )
+    evaluated = evaluate(cfg)
+    assert evaluated["threshold"] == results["threshold"]
+    assert evaluated["metrics"] == results["metrics"]
+    assert (tmp_path / "eval" / "results.json").is_file()
+
+
+def test_evaluate_can_refit_the_threshold_with_another_k(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+) -> None:
+    _, results = trained
+    cfg = compose_config(
+        "evaluate",
+        tiny_overrides(
+            tiny_root,
+            tmp_path / "eval",
+            f"ckpt_path={results['checkpoints']['last']}",
+            "refit_threshold=true",
+            "threshold.k=1",
+        ),
+    )
+    evaluated = evaluate(cfg)
+    cal = results["calibration"]
+    assert evaluated["threshold"] == pytest.approx(cal["mean"] + cal["std"], rel=1e-6)
+    assert evaluated["calibration"]["k"] == 1.0
+
+
+def test_without_anomaly_set_type_one_only_and_a_note(tiny_root: Path, tmp_path: Path) -> None:
+    results = run_train(tiny_root, tmp_path / "run", "data.anomaly=null", "trainer.max_epochs=1")
+    m = results["metrics"]
+    assert m["n_anomaly"] == 0 and m["type_I_error"] is not None
+    assert m["type_II_error"] is None and m["auroc"] is None
+    assert results["data"]["anomaly"] is None
+    assert "anomaly metrics not computed" in results["notes"][0]
+
+
+def test_missing_anomaly_set_stops_before_training(
+    fresh_root: Path, tmp_path: Path, no_network: None
+) -> None:
+    for f in (fresh_root / "KMNIST" / "raw").iterdir():
+        f.unlink()
+    out = tmp_path / "run"
+    with pytest.raises(DataNotFoundError, match=r"data\.anomaly=null"):
+        run_train(fresh_root, out, "data.download=true")
+    assert not (out / "checkpoints").exists(), "nothing may be trained before the data check"
+
+
+def test_evaluate_without_checkpoint_path_is_a_config_error(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    cfg = compose_config("evaluate", tiny_overrides(tiny_root, tmp_path / "eval"))
+    with pytest.raises(ConfigError, match="ckpt_path is required"):
+        evaluate(cfg)
+
+
+def _truncated(src: Path, dst: Path) -> None:
+    dst.write_bytes(src.read_bytes()[:2000])
+
+
+def _foreign(src: Path, dst: Path) -> None:
+    torch.save({"weights": torch.zeros(3)}, dst)
+
+
+def _text(src: Path, dst: Path) -> None:
+    dst.write_text("not a checkpoint")
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (_truncated, "could not be read as a checkpoint"),
+        (_text, "could not be read as a checkpoint"),
+        (_foreign, "not an anomaly_ae checkpoint"),
+    ],
+)
+def test_broken_checkpoints_give_one_clear_line(
+    trained: tuple[Path, dict], tmp_path: Path, damage, expected: str
+) -> None:
+    _, results = trained
+    broken = tmp_path / "broken.ckpt"
+    damage(Path(results["checkpoints"]["last"]), broken)
+    with pytest.raises(CheckpointError, match=expected) as err:
+        load_autoencoder(broken)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_checkpoint_says_what_to_pass(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist; pass ckpt_path="):
+        load_autoencoder(tmp_path / "nope.ckpt")
