@@ -181,3 +181,26 @@ def test_images_and_labels_of_different_lengths_are_corrupt(fresh_root: Path) ->
     write_idx(fresh_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", np.zeros(5, np.uint8))
     with pytest.raises(CorruptDataError, match=r"holds 60 images but .* 5 labels"):
         tiny_module(fresh_root).setup("test")
+
+
+def test_failed_download_leaves_no_new_folders(tmp_path: Path, no_network: None) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    with pytest.raises(DataNotFoundError, match="download failed"):
+        tiny_module(root, download=True).prepare_data()
+    assert list(root.iterdir()) == []
+
+
+def test_read_only_data_folder_is_never_written(fresh_root: Path, no_network: None) -> None:
+    kmnist = fresh_root / "KMNIST"
+    for f in (kmnist / "raw").iterdir():
+        f.unlink()
+    (kmnist / "raw").rmdir()
+    kmnist.rmdir()
+    fresh_root.chmod(0o555)
+    try:
+        with pytest.raises(DataNotFoundError, match="is read-only, so nothing is downloaded"):
+            tiny_module(fresh_root, download=True).prepare_data()
+        assert not kmnist.exists()
+    finally:
+        fresh_root.chmod(0o755)

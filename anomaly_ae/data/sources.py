@@ -8,6 +8,7 @@ one line that names the folder, the files and the fix.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -65,23 +66,29 @@ class IdxSource:
         return [folder / f for f in self.files(split) if not check_integrity(str(folder / f))]
 
     def ensure(self, root: str | Path, split: Split, download: bool, hint: str = "") -> None:
-        """Make sure the split's files are on disk, downloading what is missing if allowed."""
-        missing = self.missing_files(root, split)
-        if not missing:
+        """Make sure the split's files are on disk, downloading what is missing if allowed.
+
+        Nothing is written into a folder whose permissions say read-only (a shared data
+        folder, even for root), and a failed download leaves no new empty folders behind.
+        """
+        if not self.missing_files(root, split):
             return
         if not download:
             reason = "download is off (data.download=false)"
             raise DataNotFoundError(self._missing_message(root, split, reason, hint))
         folder = self.raw_folder(root)
-        for archive, md5 in self.resources(split):
-            if not check_integrity(str(folder / Path(archive).stem)):
-                try:
+        existing = _nearest_existing(folder)
+        if not _is_writable(existing):
+            reason = f"{existing} is read-only, so nothing is downloaded into it"
+            raise DataNotFoundError(self._missing_message(root, split, reason, hint))
+        try:
+            for archive, md5 in self.resources(split):
+                if not check_integrity(str(folder / Path(archive).stem)):
                     self._download(archive, md5, folder)
-                except (OSError, RuntimeError, URLError) as err:
-                    reason = f"download failed: {_one_line(err)}"
-                    raise DataNotFoundError(
-                        self._missing_message(root, split, reason, hint)
-                    ) from err
+        except (OSError, RuntimeError, URLError) as err:
+            _remove_empty_dirs(folder, stop_at=existing)
+            reason = f"download failed: {_one_line(err)}"
+            raise DataNotFoundError(self._missing_message(root, split, reason, hint)) from err
 
     def load(self, root: str | Path, split: Split) -> LabelledImages:
         """Read the split's IDX files into tensors (the files must already be there)."""
@@ -133,6 +140,24 @@ def _read_idx(reader, path: Path, what: str) -> torch.Tensor:
             f"{path} is not a readable IDX {what} file ({reason}); it is corrupt or truncated. "
             "Delete it so it is downloaded again, or replace it with the original file."
         ) from err
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _is_writable(folder: Path) -> bool:
+    """Writable by its permission bits as well as for this process (root ignores the bits)."""
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+
+
+def _remove_empty_dirs(folder: Path, stop_at: Path) -> None:
+    """Remove ``folder`` and its parents below ``stop_at`` while they are empty."""
+    while folder != stop_at and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def _one_line(err: BaseException) -> str:
