@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format tensorboard clean
+.PHONY: help install train test bench lint format tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ train: $(STAMP) ## train, calibrate and test the hw7 experiment (ARGS="..." for 
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest
+
+bench: $(STAMP) ## time the seed's loop, a bare loop, anomaly_ae's fit and scoring, side by side
+	$(BIN)/python benchmarks/train_speed.py $(ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

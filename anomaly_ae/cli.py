@@ -1,4 +1,4 @@
-"""What the command-line entry points share: one-line errors and quiet known warnings."""
+"""What the command-line entry points share: one-line errors and process settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from anomaly_ae.errors import AnomalyAEError
@@ -42,7 +43,17 @@ def exit_on_user_error() -> Iterator[None]:
         raise SystemExit(2) from None
 
 
-def quiet_known_warnings() -> None:
-    """Silence warnings that do not apply to in-memory tensor data."""
+def prepare_process(flush_denormal: bool = True) -> None:
+    """Process-wide settings every entry point applies before it builds anything.
+
+    ``flush_denormal``: on the CPU, treat denormal floats (below ~1e-38) as zero. As training
+    goes on, many of this autoencoder's gradients and Adam moments become denormal, and
+    x86 arithmetic on them is slow: without flushing, epochs 2-10 of the seed's model run
+    about 1.5x slower than the first. Values that small do not change any result here.
+    """
+    torch.set_flush_denormal(flush_denormal)
     # The data are tensors in memory: extra DataLoader workers would only add IPC overhead.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # Lightning compares log_every_n_steps with iterations; the step loss is logged per
+    # optimizer step (AutoencoderModule._log_step_loss), so the warning does not apply.
+    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")

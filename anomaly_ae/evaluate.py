@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from anomaly_ae.callbacks import ThresholdCallback
 from anomaly_ae.checkpoint import load_autoencoder
-from anomaly_ae.cli import exit_on_user_error, quiet_known_warnings
+from anomaly_ae.cli import exit_on_user_error, prepare_process
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.train import build_trainer, report
@@ -22,7 +22,7 @@ from anomaly_ae.train import build_trainer, report
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint ``cfg.ckpt_path`` on ``cfg.data``; returns results.json's content."""
-    quiet_known_warnings()
+    prepare_process(cfg.get("flush_denormal", True))
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
         raise ConfigError(
             "ckpt_path is required: python -m anomaly_ae.evaluate "

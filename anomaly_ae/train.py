@@ -19,7 +19,7 @@ from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from anomaly_ae.callbacks import ThresholdCallback
-from anomaly_ae.cli import exit_on_user_error, quiet_known_warnings
+from anomaly_ae.cli import exit_on_user_error, prepare_process
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import hyperparameters, instantiate_callbacks, instantiate_loggers
@@ -68,6 +68,7 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
             "devices": trainer.num_devices,
             "name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         },
+        "training": {"epochs": trainer.current_epoch, "optimizer_steps": trainer.global_step},
     }
     saved = {
         "last": getattr(checkpoint, "last_model_path", "") or None,
@@ -105,7 +106,7 @@ def report(
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, calibrate and test as ``cfg`` says; returns the content of results.json."""
-    quiet_known_warnings()
+    prepare_process(cfg.get("flush_denormal", True))
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)

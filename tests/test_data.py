@@ -87,7 +87,7 @@ def test_datamodule_splits_and_labels_the_test_set(tiny_root: Path) -> None:
 
 
 def test_loaders_serve_whole_batches_with_indices(tiny_root: Path) -> None:
-    dm = tiny_module(tiny_root)
+    dm = tiny_module(tiny_root, batches_per_iteration=1)
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert isinstance(batch, Batch)
@@ -204,3 +204,36 @@ def test_read_only_data_folder_is_never_written(fresh_root: Path, no_network: No
         assert not kmnist.exists()
     finally:
         fresh_root.chmod(0o755)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_tensor_batch_sampler_gives_the_batches_of_batch_sampler(drop_last: bool) -> None:
+    from torch.utils.data import BatchSampler, RandomSampler
+
+    from anomaly_ae.data.tensors import TensorBatchSampler
+
+    data = range(103)
+    torch.manual_seed(5)
+    expected = list(BatchSampler(RandomSampler(data), 10, drop_last))
+    torch.manual_seed(5)
+    got = list(TensorBatchSampler(RandomSampler(data), 10, drop_last))
+    assert [b.tolist() for b in got] == expected
+    assert len(TensorBatchSampler(RandomSampler(data), 10, drop_last)) == len(expected)
+
+
+def test_grouped_batches_are_the_same_batches_in_the_same_order(tiny_root: Path) -> None:
+    single = tiny_module(tiny_root, batches_per_iteration=1, batch_size=30)
+    grouped = tiny_module(tiny_root, batches_per_iteration=4, batch_size=30)
+    single.setup("fit")
+    grouped.setup("fit")
+    torch.manual_seed(3)
+    expected = [b.indices.tolist() for b in single.train_dataloader()]
+    torch.manual_seed(3)
+    items = list(grouped.train_dataloader())
+    # 200 images: 6 batches of 30 and one of 20 -> groups of 4 and 2, then the short batch
+    assert [tuple(b.images.shape[:2]) for b in items] == [(4, 30), (2, 30), (1, 20)]
+    got = [m.indices.tolist() for b in items for m in b.micro_batches()]
+    assert got == expected
+    first = next(items[0].micro_batches())
+    torch.testing.assert_close(first.images, grouped.train_set.images[first.indices])
+    assert len(grouped.train_dataloader()) == 3

@@ -56,3 +56,21 @@ def test_cpu_ddp_threshold_and_metrics_equal_single_process(tmp_path: Path) -> N
     assert single["metrics"]["n_anomaly_flagged"] > 0, "the check needs a model that flags"
     for name, value in single["metrics"].items():
         assert ddp["metrics"][name] == pytest.approx(value, abs=1e-6), name
+
+
+@pytest.mark.slow
+def test_cpu_ddp_training_splits_the_batches_between_processes(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ddp_train"
+    done = run_module(
+        "anomaly_ae.train",
+        *cli_overrides(
+            tiny_root, out, "trainer.max_epochs=1", "trainer.devices=2", "trainer.strategy=ddp"
+        ),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    # 200 training images in batches of 20: 10 steps alone, 5 on each of two processes
+    assert results["training"]["optimizer_steps"] == 5
+    assert results["calibration"]["n"] == 40

@@ -174,3 +174,29 @@ def test_broken_checkpoints_give_one_clear_line(
 def test_missing_checkpoint_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist; pass ckpt_path="):
         load_autoencoder(tmp_path / "nope.ckpt")
+
+
+def test_grouping_batches_per_iteration_does_not_change_results(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+) -> None:
+    _, grouped = trained  # the default groups 10 batches per Lightning iteration
+    single = run_train(tiny_root, tmp_path / "single", "data.batches_per_iteration=1")
+    assert grouped["training"]["optimizer_steps"] == single["training"]["optimizer_steps"] == 20
+    assert single["threshold"] == grouped["threshold"]
+    assert single["metrics"] == grouped["metrics"]
+
+
+def test_losses_are_logged_per_optimizer_step(tiny_root: Path, tmp_path: Path) -> None:
+    import csv
+
+    out = tmp_path / "run"
+    run_train(tiny_root, out, "logger=csv", "trainer.log_every_n_steps=5")
+    rows = list(csv.DictReader((out / "csv" / "metrics.csv").open()))
+
+    def steps_of(name: str) -> list[int]:
+        return [int(r["step"]) for r in rows if r.get(name)]
+
+    # 200 images in batches of 20: 10 optimizer steps an epoch, 2 epochs
+    assert steps_of("train/loss_step") == [5, 10, 15, 20]
+    assert steps_of("train/loss_epoch") == [10, 20]
+    assert steps_of("val/threshold") == [10, 20]

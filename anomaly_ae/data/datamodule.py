@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from anomaly_ae.data.sources import IdxSource, get_source
 from anomaly_ae.data.tensors import (
     ANOMALY,
     NORMAL,
     ImageTensorDataset,
+    TensorBatchSampler,
     keep_batch,
     to_float_images,
 )
@@ -56,6 +57,16 @@ class AnomalyDataModule(pl.LightningDataModule):
         split_seed: seed of the generator that draws the split.
         batch_size: training batch size; eval_batch_size: validation/test batch size (scores
             are per image, so it changes speed, not results).
+        batches_per_iteration: training batches fetched and trained on per Lightning
+            iteration. Each is still one optimizer step on ``batch_size`` images, in the same
+            order; grouping them spreads Lightning's fixed per-iteration cost (hooks, logging
+            checks, about 0.4 ms on a laptop CPU) over several steps. Multi-process (DDP)
+            runs use 1, since every backward pass there must follow a DDP forward.
+        data_on_device: keep the tensors on the accelerator when they fit in its free memory
+            (no host-to-device copy per batch); on the CPU this changes nothing.
+        num_workers: DataLoader workers; 0 suits tensors that are already in memory.
+        pin_memory: pin host batches for faster GPU copies; ``None`` decides: on when
+            training on a GPU from host memory.
         download: fetch missing files through torchvision's mirrors.
     """
 
@@ -69,11 +80,15 @@ class AnomalyDataModule(pl.LightningDataModule):
         split_seed: int = 42,
         batch_size: int = 100,
         eval_batch_size: int = 1_000,
+        batches_per_iteration: int = 10,
+        data_on_device: bool = True,
         num_workers: int = 0,
-        pin_memory: bool = False,
+        pin_memory: bool | None = None,
         download: bool = True,
     ) -> None:
         super().__init__()
+        if batches_per_iteration < 1:
+            raise ConfigError(f"data.batches_per_iteration={batches_per_iteration} must be >= 1")
         self.save_hyperparameters(logger=False)
         self.root = Path(root).expanduser().resolve()
         self.normal: IdxSource = get_source(normal, "data.normal")
@@ -109,9 +124,10 @@ class AnomalyDataModule(pl.LightningDataModule):
         hp = self.hparams
         train = self.normal.load(self.root, "train")
         train_idx, val_idx = split_indices(len(train), hp.train_size, hp.val_size, hp.split_seed)
-        images = to_float_images(train.images)
-        self.train_set = _normal_set(images[train_idx])
-        self.val_set = _normal_set(images[val_idx])
+        # split the uint8 images first: the float copies are then made once, at a quarter of
+        # the memory traffic of splitting float images
+        self.train_set = self._on_device(_normal_set(to_float_images(train.images[train_idx])))
+        self.val_set = self._on_device(_normal_set(to_float_images(train.images[val_idx])))
         log.info(
             "%s train split: %d train / %d validation images (split_seed=%d)",
             self.normal_name,
@@ -133,7 +149,7 @@ class AnomalyDataModule(pl.LightningDataModule):
                 )
             images.append(anomalous)
             targets.append(torch.full((len(anomalous),), ANOMALY, dtype=torch.long))
-        self.test_set = ImageTensorDataset(torch.cat(images), torch.cat(targets))
+        self.test_set = self._on_device(ImageTensorDataset(torch.cat(images), torch.cat(targets)))
         log.info(
             "test set: %d %s (normal) + %d %s (anomaly) images",
             len(normal),
@@ -143,7 +159,15 @@ class AnomalyDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.hparams.batch_size, shuffle=True)
+        group = self.hparams.batches_per_iteration
+        if group > 1 and self.trainer is not None and self.trainer.world_size > 1:
+            log.info(
+                "data.batches_per_iteration=%d -> 1 under %d processes",
+                group,
+                self.trainer.world_size,
+            )
+            group = 1
+        return self._loader(self.train_set, self.hparams.batch_size, shuffle=True, group=group)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.hparams.eval_batch_size, shuffle=False)
@@ -151,17 +175,41 @@ class AnomalyDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, self.hparams.eval_batch_size, shuffle=False)
 
-    def _loader(self, dataset: ImageTensorDataset | None, batch_size: int, shuffle: bool):
+    def _device(self) -> torch.device:
+        return self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+
+    def _on_device(self, dataset: ImageTensorDataset) -> ImageTensorDataset:
+        """The dataset moved to the accelerator when asked for and when it fits easily."""
+        device = self._device()
+        if device.type != "cuda" or not self.hparams.data_on_device:
+            return dataset
+        needed = dataset.images.nbytes + dataset.targets.nbytes
+        free, _ = torch.cuda.mem_get_info(device)
+        if needed > free // 4:
+            log.info(
+                "data stay in host memory: %d MB would take over a quarter of the free GPU memory",
+                needed >> 20,
+            )
+            return dataset
+        return ImageTensorDataset(dataset.images.to(device), dataset.targets.to(device))
+
+    def _loader(
+        self, dataset: ImageTensorDataset | None, batch_size: int, shuffle: bool, group: int = 1
+    ) -> DataLoader:
         if dataset is None:
             raise RuntimeError("AnomalyDataModule.setup() has not been called for this stage")
-        workers = self.hparams.num_workers
+        on_host = dataset.images.device.type == "cpu"
+        workers = self.hparams.num_workers if on_host else 0
+        pin = self.hparams.pin_memory
+        if pin is None:
+            pin = on_host and self._device().type == "cuda"
+        sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
         return DataLoader(
             dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
+            batch_sampler=TensorBatchSampler(sampler, batch_size, drop_last=False, group=group),
             collate_fn=keep_batch,
             num_workers=workers,
-            pin_memory=self.hparams.pin_memory,
+            pin_memory=pin and on_host,
             persistent_workers=workers > 0,
         )
 

