@@ -77,7 +77,7 @@ def detection_metrics(
         "fpr_at_95_tpr": None,
     }
     if n_normal and n_anomaly:
-        probs = _as_probabilities(scores)
+        probs = scores_to_unit_interval(scores)
         metrics["auroc"] = binary_auroc(probs, targets).item()
         metrics["average_precision"] = binary_average_precision(probs, targets).item()
         metrics["fpr_at_95_tpr"] = fpr_at_tpr(probs, targets, 0.95)
@@ -90,7 +90,7 @@ def fpr_at_tpr(probs: torch.Tensor, targets: torch.Tensor, tpr_level: float) -> 
     return fpr[tpr >= tpr_level].min().item()
 
 
-def _as_probabilities(scores: torch.Tensor) -> torch.Tensor:
+def scores_to_unit_interval(scores: torch.Tensor) -> torch.Tensor:
     """Scores rescaled into [0, 1], order kept exactly.
 
     torchmetrics applies a sigmoid to predictions outside [0, 1]; in float32 that saturates at

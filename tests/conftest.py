@@ -127,3 +127,16 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr("anomaly_ae.data.sources.download_and_extract_archive", refuse)
     yield
+
+
+def run_train(root: Path, out: Path, *extra: str) -> dict:
+    from anomaly_ae.train import train
+
+    return train(compose_config("train", tiny_overrides(root, out, *extra)))
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """One tiny default training run (2 epochs), shared by the tests that only read it."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    return out, run_train(tiny_root, out)

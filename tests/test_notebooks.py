@@ -1,4 +1,4 @@
-"""The notebooks run top to bottom on a tiny trained run, so they cannot rot."""
+"""The notebooks run top to bottom on tiny data, so they cannot rot."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ import pytest
 from nbclient import NotebookClient
 
 from anomaly_ae.config import PROJECT_ROOT
-from tests.conftest import compose_config, tiny_overrides
+from tests.conftest import TINY_SPLIT, compose_config, tiny_overrides
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+# what each notebook must print and how many figures it must show, on the tiny data
+EXPECTED = {
+    "inspect_run.ipynb": (["type I", "threshold:", "calibration:"], 3),
+    "hw7_walkthrough.ipynb": (["type I error", "type II error", "AUROC"], 1),
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +29,10 @@ def tiny_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def test_every_notebook_has_expectations() -> None:
+    assert {p.name for p in NOTEBOOKS} == set(EXPECTED)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_is_stored_without_outputs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
@@ -33,15 +42,24 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(
-    path: Path, tiny_run: Path, tiny_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ANOMALY_AE_RUN", str(tiny_run))
-    monkeypatch.setenv("ANOMALY_AE_DATA", str(tiny_root))
+def test_notebook_runs(path: Path, tiny_run: Path, tiny_root: Path) -> None:
+    env = {
+        **os.environ,
+        "ANOMALY_AE_RUN": str(tiny_run),
+        "ANOMALY_AE_DATA": str(tiny_root),
+        "HW7_EPOCHS": "2",
+        "HW7_SPLIT": f"{TINY_SPLIT['train_size']},{TINY_SPLIT['val_size']}",
+        "HW7_BATCH": "20",
+    }
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
-    client.execute(env=dict(os.environ))
-    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "type I" in printed
+    client.execute(env=env)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    printed = "".join(o.get("text", "") for o in outputs)
+    figures = sum("image/png" in o.get("data", {}) for o in outputs)
+    words, min_figures = EXPECTED[path.name]
+    for word in words:
+        assert word in printed, f"{path.name} printed no {word!r}"
+    assert figures >= min_figures

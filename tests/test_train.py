@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -14,18 +13,7 @@ from anomaly_ae.checkpoint import load_autoencoder
 from anomaly_ae.errors import CheckpointError, ConfigError, DataNotFoundError
 from anomaly_ae.evaluate import evaluate
 from anomaly_ae.models import AutoencoderModule
-from anomaly_ae.train import train
-from tests.conftest import TINY, compose_config, tiny_overrides
-
-
-def run_train(root: Path, out: Path, *extra: str) -> dict[str, Any]:
-    return train(compose_config("train", tiny_overrides(root, out, *extra)))
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("trained") / "run"
-    return out, run_train(tiny_root, out)
+from tests.conftest import TINY, compose_config, run_train, tiny_overrides
 
 
 def test_train_writes_results_checkpoints_and_tensorboard(trained: tuple[Path, dict]) -> None:

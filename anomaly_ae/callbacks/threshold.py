@@ -19,14 +19,18 @@ log = logging.getLogger(__name__)
 class ThresholdCallback(Callback):
     """Collects every validation image's score and sets ``pl_module.threshold`` from them.
 
+    The scores are also left on the module (``validation_scores``) for the reports;
+    ``refit=False`` only collects them and keeps the threshold the module already has.
+
     Skips the sanity-check epoch (a couple of batches of an untrained model). Scores are
     gathered from every process and de-duplicated before the rule sees them, so the threshold
     under DDP equals the single-process one. The value lives in the module's ``threshold``
     buffer and is therefore in every checkpoint written after the epoch.
     """
 
-    def __init__(self, rule: Any = None) -> None:
+    def __init__(self, rule: Any = None, refit: bool = True) -> None:
         self.rule = rule if rule is not None else GaussianThreshold()
+        self.refit = refit
         self._scores = ScoreCollector()
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -51,6 +55,10 @@ class ThresholdCallback(Callback):
         if not isinstance(pl_module, AutoencoderModule):
             raise TypeError("ThresholdCallback needs an AutoencoderModule")
         scores, _ = self._scores.compute()
+        self._scores.reset()
+        pl_module.validation_scores = scores.detach().cpu()
+        if not self.refit:
+            return
         fit = self.rule.fit(scores)
         pl_module.set_threshold(fit.value, fit.details)
         pl_module.log("val/threshold", fit.value, sync_dist=True)
@@ -60,4 +68,3 @@ class ThresholdCallback(Callback):
             fit.value,
             scores.numel(),
         )
-        self._scores.reset()

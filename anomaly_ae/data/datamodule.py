@@ -96,6 +96,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         self.train_set: ImageTensorDataset | None = None
         self.val_set: ImageTensorDataset | None = None
         self.test_set: ImageTensorDataset | None = None
+        self._anomaly_preview: torch.Tensor | None = None
 
     @property
     def anomaly_name(self) -> str | None:
@@ -157,6 +158,25 @@ class AnomalyDataModule(pl.LightningDataModule):
             len(self.test_set) - len(normal),
             self.anomaly_name or "no",
         )
+
+    def preview_images(self, n: int) -> dict[str, torch.Tensor]:
+        """The first ``n`` validation images and the first ``n`` anomaly test images, keyed
+        ``<normal>_validation`` and ``<anomaly>_test``, for image grids.
+
+        Works during fitting too: the anomaly images are then read from their file once.
+        """
+        previews = {}
+        if self.val_set is not None:
+            previews[f"{self.normal_name}_validation"] = self.val_set.images[:n]
+        if self.anomaly is not None:
+            if self._anomaly_preview is None or len(self._anomaly_preview) < n:
+                if self.test_set is not None:
+                    anomalous = self.test_set.images[self.test_set.targets == ANOMALY]
+                else:
+                    anomalous = to_float_images(self.anomaly.load(self.root, "test").images)
+                self._anomaly_preview = anomalous[:n].clone()
+            previews[f"{self.anomaly_name}_test"] = self._anomaly_preview[:n]
+        return previews
 
     def train_dataloader(self) -> DataLoader:
         group = self.hparams.batches_per_iteration

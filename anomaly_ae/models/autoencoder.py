@@ -62,6 +62,11 @@ class AutoencoderModule(pl.LightningModule):
         self.train_loss = MeanMetric(nan_strategy="disable")
         self.test_scores = ScoreCollector()
         self.test_metrics: dict[str, float | int | None] = {}
+        # what the reports draw: every step's training loss, the last validation scores (set
+        # by ThresholdCallback), and the last test's scores with their targets, all on the CPU
+        self._loss_history: list[torch.Tensor] = []
+        self.validation_scores: torch.Tensor | None = None
+        self.test_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
         self.automatic_optimization = False  # see training_step
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -127,7 +132,17 @@ class AutoencoderModule(pl.LightningModule):
             if self._is_logging_step():
                 self._log_step_loss(losses[-1])
         # one update per iteration: the metric's bookkeeping is not free either
-        self.train_loss.update(torch.stack(losses), weight=torch.tensor(sizes, device=self.device))
+        stacked = torch.stack(losses)
+        self.train_loss.update(stacked, weight=torch.tensor(sizes, device=self.device))
+        self._loss_history.append(stacked)  # stays on the device: no sync per step
+
+    def training_losses(self) -> torch.Tensor:
+        """The loss of every optimizer step so far (the seed's loss.png), on the CPU."""
+        if not self._loss_history:
+            return torch.empty(0)
+        history = torch.cat([h.reshape(-1).cpu() for h in self._loss_history])
+        self._loss_history = [history]
+        return history
 
     def _is_logging_step(self) -> bool:
         """Every ``trainer.log_every_n_steps`` optimizer steps (counted after the step)."""
@@ -182,6 +197,7 @@ class AutoencoderModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         scores, targets = self.test_scores.compute()
         self.test_metrics = detection_metrics(scores, targets, self.fitted_threshold())
+        self.test_outputs = (scores.cpu(), targets.cpu())
         numeric = {f"test/{k}": float(v) for k, v in self.test_metrics.items() if v is not None}
         self.log_dict(numeric, rank_zero_only=True)
         self.test_scores.reset()
@@ -198,7 +214,16 @@ class AutoencoderModule(pl.LightningModule):
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["anomaly_ae"] = {"version": __version__, "calibration": self.calibration}
+        checkpoint["anomaly_ae"] = {
+            "version": __version__,
+            "calibration": self.calibration,
+            "training_losses": self.training_losses(),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.calibration = dict(checkpoint.get("anomaly_ae", {}).get("calibration", {}))
+        ours = checkpoint.get("anomaly_ae", {})
+        self.calibration = dict(ours.get("calibration", {}))
+        losses = ours.get("training_losses")
+        self._loss_history = (
+            [torch.as_tensor(losses, dtype=torch.float32)] if losses is not None else []
+        )

@@ -1,0 +1,94 @@
+"""What a person looks at in TensorBoard besides the scalars: reconstructions, score
+histograms, ROC and precision-recall curves."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.tensorboard import SummaryWriter
+from torchvision.utils import make_grid
+
+from anomaly_ae.data.tensors import ANOMALY, NORMAL
+from anomaly_ae.metrics import scores_to_unit_interval
+from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.plots import roc_figure
+
+
+class TensorBoardViews(Callback):
+    """Images, histograms and curves for every TensorBoard logger of the trainer.
+
+    - ``images/<set>_validation`` and ``images/<anomaly set>_test``: ``num_images`` inputs on
+      the top row, their reconstructions below, every ``every_n_epochs`` validation epochs,
+      after the last one and at test;
+    - ``scores/validation_<set>`` histogram with the threshold fit, and at test
+      ``scores/test_<set>`` for the normal and the anomaly test sets;
+    - at test: ``test/pr_curve`` (TensorBoard's PR-curve plugin) and ``test/roc_curve`` (a
+      figure).
+
+    Steps are optimizer steps, as on the scalar curves. Does nothing without a TensorBoard
+    logger.
+    """
+
+    def __init__(self, every_n_epochs: int = 2, num_images: int = 16) -> None:
+        self.every_n_epochs = every_n_epochs
+        self.num_images = num_images
+        self._grids_logged_at: int | None = None  # the step of the last image grids
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writer = _writer(trainer)
+        if writer is None or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        epoch = trainer.current_epoch
+        last = epoch + 1 >= (trainer.max_epochs or 0)
+        if trainer.state.fn == "fit" and (epoch + 1) % self.every_n_epochs and not last:
+            return
+        self._log_reconstructions(writer, trainer, pl_module)
+        name = trainer.datamodule.normal_name
+        if pl_module.validation_scores is not None:
+            writer.add_histogram(
+                f"scores/validation_{name}", pl_module.validation_scores, pl_module.global_step
+            )
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writer = _writer(trainer)
+        if writer is None or not trainer.is_global_zero or pl_module.test_outputs is None:
+            return
+        step = pl_module.global_step
+        if self._grids_logged_at != step:  # after fitting, the last validation drew them
+            self._log_reconstructions(writer, trainer, pl_module)
+        scores, targets = pl_module.test_outputs
+        datamodule = trainer.datamodule
+        writer.add_histogram(
+            f"scores/test_{datamodule.normal_name}", scores[targets == NORMAL], step
+        )
+        if datamodule.anomaly_name is None:
+            return
+        writer.add_histogram(
+            f"scores/test_{datamodule.anomaly_name}", scores[targets == ANOMALY], step
+        )
+        writer.add_pr_curve("test/pr_curve", targets, scores_to_unit_interval(scores), step)
+        auroc = pl_module.test_metrics.get("auroc")
+        writer.add_figure("test/roc_curve", roc_figure(scores, targets, auroc), step)
+
+    def _log_reconstructions(
+        self,
+        writer: SummaryWriter,
+        trainer: pl.Trainer,
+        pl_module: AutoencoderModule,
+    ) -> None:
+        for name, images in trainer.datamodule.preview_images(self.num_images).items():
+            images = images.to(pl_module.device)
+            with torch.inference_mode():
+                reconstructions = pl_module(images)
+            grid = make_grid(torch.cat([images, reconstructions]), nrow=len(images), pad_value=1)
+            writer.add_image(f"images/{name}", grid, pl_module.global_step)
+        self._grids_logged_at = pl_module.global_step
+
+
+def _writer(trainer: pl.Trainer) -> SummaryWriter | None:
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            return logger.experiment
+    return None

@@ -1,0 +1,76 @@
+"""What a finished run leaves behind: results.json, report.png, the final hyperparameters in
+TensorBoard's HParams tab, and the summary printed at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from anomaly_ae.data import AnomalyDataModule
+from anomaly_ae.instantiate import hyperparameters
+from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.report_figure import write_report
+from anomaly_ae.reporting import build_results, format_summary, write_results
+
+
+def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
+    """Where the run ran and what it saved, for results.json."""
+    device = trainer.strategy.root_device
+    checkpoint = trainer.checkpoint_callback
+    facts: dict[str, Any] = {
+        "device": {
+            "accelerator": type(trainer.accelerator).__name__,
+            "devices": trainer.num_devices,
+            "name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        },
+        "training": {"epochs": trainer.current_epoch, "optimizer_steps": trainer.global_step},
+    }
+    saved = {
+        "last": getattr(checkpoint, "last_model_path", "") or None,
+        "best": getattr(checkpoint, "best_model_path", "") or None,
+    }
+    if any(saved.values()):
+        facts["checkpoints"] = saved
+    return facts
+
+
+def finish_run(
+    trainer: pl.Trainer,
+    model: AutoencoderModule,
+    datamodule: AnomalyDataModule,
+    cfg: DictConfig,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """Write results.json and report.png into the run directory, give TensorBoard the final
+    metrics next to the hyperparameters, and print the summary (rank 0 only)."""
+    results = build_results(
+        task=cfg.task_name,
+        threshold=model.fitted_threshold(),
+        calibration=model.calibration,
+        metrics=model.test_metrics,
+        normal_name=datamodule.normal_name,
+        anomaly_name=datamodule.anomaly_name,
+        config=OmegaConf.to_container(cfg, resolve=True),
+        extra={**run_facts(trainer), **extra},
+    )
+    if trainer.is_global_zero:
+        run_dir = cfg.paths.output_dir
+        path = write_results(results, run_dir)
+        names = (datamodule.normal_name, datamodule.anomaly_name)
+        figure = write_report(model, model.test_metrics, *names, run_dir)
+        log_final_hparams(trainer, cfg, model.test_metrics)
+        print(format_summary(results), flush=True)
+        print(f"results: {path}\nreport: {figure}", flush=True)
+    return results
+
+
+def log_final_hparams(trainer: pl.Trainer, cfg: DictConfig, metrics: dict[str, Any]) -> None:
+    """The run's settings with its test metrics, so a sweep's runs line up in the HParams tab."""
+    numeric = {f"hp/{k}": float(v) for k, v in metrics.items() if v is not None}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(hyperparameters(cfg), metrics=numeric)
