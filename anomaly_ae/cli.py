@@ -57,3 +57,5 @@ def prepare_process(flush_denormal: bool = True) -> None:
     # Lightning compares log_every_n_steps with iterations; the step loss is logged per
     # optimizer step (AutoencoderModule._log_step_loss), so the warning does not apply.
     warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+    # Lightning 2.6 on torch 2.14 warns about its own use of a torch API, once per run
+    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from anomaly_ae.callbacks import ThresholdCallback
 from anomaly_ae.cli import exit_on_user_error, prepare_process
 from anomaly_ae.data import AnomalyDataModule
+from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.outputs import finish_run
@@ -34,19 +35,48 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     timings = {"fit_seconds": round(time.perf_counter() - started, 3)}
+    validation = {
+        name: float(value)
+        for name, value in trainer.callback_metrics.items()
+        if name.startswith("val/")
+    }
     if trainer.interrupted or not cfg.get("test", True):
-        return {}
+        return {"validation": validation, "timings": timings}
 
     started = time.perf_counter()
     trainer.test(model, datamodule=datamodule, verbose=False)
     timings["test_seconds"] = round(time.perf_counter() - started, 3)
-    return finish_run(trainer, model, datamodule, cfg, {"timings": timings})
+    extra = {"timings": timings, "validation": validation}
+    return finish_run(trainer, model, datamodule, cfg, extra)
+
+
+def optimized_metric(cfg: DictConfig) -> str | None:
+    """The quantity a hyperparameter sweeper minimises or maximises, checked before training.
+
+    Only validation quantities (``val/...``) qualify: choosing settings by a test metric would
+    fit them to the anomaly test set and make its numbers optimistic.
+    """
+    metric = cfg.get("optimized_metric")
+    if metric and not str(metric).startswith("val/"):
+        raise ConfigError(
+            f"optimized_metric={metric} is not a validation quantity; use one such as "
+            "val/loss (tuning on test metrics leaks the anomaly test set into model choice)"
+        )
+    return metric
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
+    """Runs one job; returns ``optimized_metric``'s value for sweepers such as Optuna."""
     with exit_on_user_error():
-        train(cfg)
+        metric = optimized_metric(cfg)
+        results = train(cfg)
+        if metric is None:
+            return None
+        if metric not in results["validation"]:
+            names = ", ".join(sorted(results["validation"]))
+            raise ConfigError(f"optimized_metric={metric} was not logged; choose one of {names}")
+        return results["validation"][metric]
 
 
 if __name__ == "__main__":

@@ -51,25 +51,6 @@ def test_train_then_evaluate_from_the_command_line(tiny_root: Path, tmp_path: Pa
     assert again["metrics"] == results["metrics"]
 
 
-def test_multirun_gives_each_job_its_own_directory(tiny_root: Path, tmp_path: Path) -> None:
-    sweep = tmp_path / "sweep"
-    overrides = [o for o in tiny_overrides(tiny_root, sweep) if not o.startswith("paths.output")]
-    done = run_module(
-        "anomaly_ae.train",
-        "-m",
-        *overrides,
-        "trainer.max_epochs=1",
-        "threshold.k=2,3",
-        f"hydra.sweep.dir={sweep}",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    thresholds = {}
-    for job in ("0", "1"):
-        results = json.loads((sweep / job / "results.json").read_text())
-        thresholds[results["calibration"]["k"]] = results["threshold"]
-    assert set(thresholds) == {2.0, 3.0} and thresholds[2.0] < thresholds[3.0]
-
-
 @pytest.mark.parametrize("problem", ["missing_data", "no_gpu", "bad_checkpoint"])
 def test_user_errors_are_one_line_and_exit_2(tiny_root: Path, tmp_path: Path, problem: str) -> None:
     if problem == "missing_data":

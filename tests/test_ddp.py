@@ -42,8 +42,7 @@ def test_cpu_ddp_threshold_and_metrics_equal_single_process(tmp_path: Path) -> N
             *odd,
             ckpt,
             "refit_threshold=true",
-            "trainer.devices=2",
-            "trainer.strategy=ddp",
+            "trainer=ddp_cpu",
         ),
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -65,9 +64,7 @@ def test_cpu_ddp_training_splits_the_batches_between_processes(
     out = tmp_path / "ddp_train"
     done = run_module(
         "anomaly_ae.train",
-        *cli_overrides(
-            tiny_root, out, "trainer.max_epochs=1", "trainer.devices=2", "trainer.strategy=ddp"
-        ),
+        *cli_overrides(tiny_root, out, "trainer.max_epochs=1", "trainer=ddp_cpu"),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())

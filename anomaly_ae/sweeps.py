@@ -1,0 +1,134 @@
+"""The summary of a sweep: one row per run, written next to the runs and printed.
+
+Hydra calls :class:`SweepSummary` when a ``-m`` sweep ends (any launcher or sweeper);
+``python -m anomaly_ae.summarize <sweep dir>`` makes the same files afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+COLUMNS = (
+    "run",
+    "overrides",
+    "threshold",
+    "type_I_error",
+    "type_II_error",
+    "auroc",
+    "average_precision",
+    "val_loss",
+    "fit_seconds",
+)
+
+
+def collect_runs(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per ``results.json`` below ``sweep_dir``, in job order."""
+    sweep_dir = Path(sweep_dir)
+    runs = sorted(sweep_dir.rglob("results.json"), key=lambda p: _job_order(p.parent, sweep_dir))
+    rows = []
+    for path in runs:
+        results = json.loads(path.read_text())
+        metrics = results.get("metrics", {})
+        rows.append(
+            {
+                "run": str(path.parent.relative_to(sweep_dir)),
+                "overrides": _job_overrides(path.parent),
+                "threshold": results.get("threshold"),
+                "type_I_error": metrics.get("type_I_error"),
+                "type_II_error": metrics.get("type_II_error"),
+                "auroc": metrics.get("auroc"),
+                "average_precision": metrics.get("average_precision"),
+                "val_loss": results.get("validation", {}).get("val/loss"),
+                "fit_seconds": results.get("timings", {}).get("fit_seconds"),
+            }
+        )
+    return rows
+
+
+def write_summary(sweep_dir: str | Path, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
+    """``summary.csv`` (every override) and ``summary.md`` (what varies) in ``sweep_dir``."""
+    sweep_dir = Path(sweep_dir)
+    csv_path, md_path = sweep_dir / "summary.csv", sweep_dir / "summary.md"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "overrides": " ".join(row["overrides"])})
+    md_path.write_text(format_table(rows) + "\n")
+    return csv_path, md_path
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table; overrides shared by every run are listed once above it."""
+    shared = set.intersection(*(set(r["overrides"]) for r in rows)) if rows else set()
+    lines = []
+    if shared:
+        lines += [f"shared overrides: `{' '.join(sorted(shared))}`", ""]
+    header = [
+        "run",
+        "overrides",
+        "threshold",
+        "type I",
+        "type II",
+        "AUROC",
+        "AP",
+        "val loss",
+        "fit s",
+    ]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        varying = " ".join(o for o in row["overrides"] if o not in shared) or "-"
+        cells = [
+            row["run"],
+            f"`{varying}`",
+            _number(row["threshold"], "{:.3f}"),
+            _number(row["type_I_error"], "{:.2%}"),
+            _number(row["type_II_error"], "{:.2%}"),
+            _number(row["auroc"], "{:.4f}"),
+            _number(row["average_precision"], "{:.4f}"),
+            _number(row["val_loss"], "{:.5f}"),
+            _number(row["fit_seconds"], "{:.1f}"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summarize(sweep_dir: str | Path) -> tuple[str, list[dict[str, Any]]]:
+    """Collect, write and format a sweep's summary; returns the table and the rows."""
+    rows = collect_runs(sweep_dir)
+    if rows:
+        write_summary(sweep_dir, rows)
+    return format_table(rows), rows
+
+
+class SweepSummary(Callback):
+    """Hydra callback: summarise the sweep directory when a multirun ends."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        table, rows = summarize(sweep_dir)
+        if rows:
+            print(
+                f"\nsweep summary ({len(rows)} runs): {sweep_dir / 'summary.md'}\n{table}",
+                flush=True,
+            )
+
+
+def _job_overrides(run_dir: Path) -> list[str]:
+    overrides = run_dir / ".hydra" / "overrides.yaml"
+    return [str(o) for o in OmegaConf.load(overrides)] if overrides.is_file() else []
+
+
+def _job_order(run_dir: Path, sweep_dir: Path) -> tuple:
+    parts = run_dir.relative_to(sweep_dir).parts
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
+
+
+def _number(value: float | None, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)

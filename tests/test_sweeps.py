@@ -1,0 +1,127 @@
+"""Sweeps: the grid with its summary, Optuna on a validation objective, the launchers, and
+the trainer configs for scaling out."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import hydra
+import pytest
+from omegaconf import OmegaConf
+
+from anomaly_ae import summarize
+from anomaly_ae.errors import ConfigError
+from anomaly_ae.train import optimized_metric
+from tests.conftest import compose_config, tiny_overrides
+from tests.test_cli import run_module
+
+
+def sweep_overrides(root: Path, sweep: Path, *extra: str) -> list[str]:
+    overrides = [o for o in tiny_overrides(root, sweep) if not o.startswith("paths.output")]
+    return ["-m", *overrides, "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", *extra]
+
+
+def test_grid_sweep_writes_and_prints_its_summary(tiny_root: Path, tmp_path: Path, capsys) -> None:
+    sweep = tmp_path / "sweep"
+    done = run_module(
+        "anomaly_ae.train",
+        *sweep_overrides(tiny_root, sweep, "model.latent_dim=4,8", "threshold.k=2,3"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sweep summary (4 runs)" in done.stdout
+
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert [r["run"] for r in rows] == ["0", "1", "2", "3"]
+    for row in rows:
+        results = json.loads((sweep / row["run"] / "results.json").read_text())
+        assert float(row["threshold"]) == pytest.approx(results["threshold"])
+        assert float(row["type_I_error"]) == pytest.approx(results["metrics"]["type_I_error"])
+        assert float(row["fit_seconds"]) == pytest.approx(results["timings"]["fit_seconds"])
+        assert f"model.latent_dim={results['config']['model']['latent_dim']}" in row["overrides"]
+    table = (sweep / "summary.md").read_text()
+    assert "| 3 | `model.latent_dim=8 threshold.k=3` |" in table
+    assert table.startswith("shared overrides:")
+
+    (sweep / "summary.md").unlink()
+    assert summarize.main([str(sweep)]) == 0
+    assert (sweep / "summary.md").read_text() == table
+    assert "model.latent_dim=8 threshold.k=3" in capsys.readouterr().out
+
+
+def test_summarize_refuses_what_is_not_a_finished_sweep(tmp_path: Path, capsys) -> None:
+    assert summarize.main([str(tmp_path / "missing")]) == 2
+    assert summarize.main([str(tmp_path)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all(e.startswith("error: ") for e in errors)
+
+
+def test_optuna_search_optimises_a_validation_quantity(tiny_root: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "optuna"
+    # a fixed value on the command line would take data.batch_size out of the search space
+    overrides = [o for o in sweep_overrides(tiny_root, sweep) if not o.startswith("data.batch")]
+    done = run_module(
+        "anomaly_ae.train",
+        *overrides,
+        "hparams_search=mnist_optuna",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    best = OmegaConf.load(sweep / "optimization_results.yaml")
+    assert set(best.best_params) == {"model.lr", "model.latent_dim", "data.batch_size"}
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert len(rows) == 3
+    assert best.best_value == pytest.approx(min(float(r["val_loss"]) for r in rows))
+
+
+def test_test_metrics_cannot_be_the_objective(tmp_path: Path) -> None:
+    cfg = compose_config("train", [f"paths.output_dir={tmp_path}", "optimized_metric=test/auroc"])
+    with pytest.raises(ConfigError, match="leaks the anomaly test set"):
+        optimized_metric(cfg)
+    cfg = compose_config("train", [f"paths.output_dir={tmp_path}", "hparams_search=mnist_optuna"])
+    assert optimized_metric(cfg) == "val/loss"
+
+
+def test_parallel_launcher_runs_the_jobs(tiny_root: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "parallel"
+    done = run_module(
+        "anomaly_ae.train",
+        *sweep_overrides(tiny_root, sweep, "hydra/launcher=local_parallel", "threshold.k=2,3"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.parent.name for p in sweep.glob("*/results.json")) == ["0", "1"]
+    assert (sweep / "summary.md").is_file()
+
+
+def test_slurm_launcher_composes(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from anomaly_ae.config import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                "hydra/launcher=slurm",
+                "hydra.launcher.partition=gpu",
+                f"paths.output_dir={tmp_path}",
+            ],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.partition, launcher.nodes, launcher.gpus_per_node) == ("gpu", 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("group", "accelerator", "devices"), [("ddp", "gpu", 4), ("ddp_cpu", "cpu", 2)]
+)
+def test_ddp_trainer_configs(tmp_path: Path, group: str, accelerator: str, devices: int) -> None:
+    cfg = compose_config("train", [f"paths.output_dir={tmp_path}", f"trainer={group}"])
+    assert (cfg.trainer.accelerator, cfg.trainer.devices) == (accelerator, devices)
+    if group == "ddp_cpu":
+        trainer = hydra.utils.instantiate(cfg.trainer, logger=False)
+        assert trainer.world_size == 2
+        assert trainer.strategy.process_group_backend == "gloo"
