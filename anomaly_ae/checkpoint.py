@@ -1,8 +1,10 @@
-"""Loading a trained detector from a checkpoint, safely and with clear errors."""
+"""Reading checkpoints safely, rebuilding a detector from one, and finding the one to resume."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -12,10 +14,8 @@ from anomaly_ae.models.autoencoder import AutoencoderModule
 _REQUIRED_KEYS = ("anomaly_ae", "hyper_parameters", "state_dict")
 
 
-def load_autoencoder(
-    path: str | Path, map_location: str | torch.device = "cpu"
-) -> AutoencoderModule:
-    """Rebuild an :class:`AutoencoderModule` (weights, threshold, calibration) from ``path``.
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint at ``path``, checked to be one of ours.
 
     The file is read with ``weights_only=True``: tensors and plain containers only, so a
     checkpoint cannot run code when it is opened.
@@ -24,12 +24,17 @@ def load_autoencoder(
     if not path.is_file():
         raise CheckpointError(
             f"checkpoint {path} does not exist; pass ckpt_path=<run dir>/checkpoints/last.ckpt "
-            "of a finished training run"
+            "of a training run"
+        )
+    if _is_torchscript(path):
+        raise CheckpointError(
+            f"{path} is an exported TorchScript model, not a training checkpoint; pass "
+            "ckpt_path=<run dir>/checkpoints/last.ckpt (exported models run on their own)"
         )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
-        reason = " ".join(str(err).split())[:300]
+        reason = " ".join(str(err).split()).split(". ")[0][:200]
         raise CheckpointError(
             f"{path} could not be read as a checkpoint ({reason}); it is truncated, corrupt or "
             "not a PyTorch checkpoint. Use another checkpoint of the run (checkpoints/last.ckpt)"
@@ -39,11 +44,49 @@ def load_autoencoder(
             f"{path} is not an anomaly_ae checkpoint (it lacks "
             f"{', '.join(_REQUIRED_KEYS)}); pass a checkpoint written by python -m anomaly_ae.train"
         )
-    model = AutoencoderModule(**checkpoint["hyper_parameters"])
+    return checkpoint
+
+
+def _is_torchscript(path: Path) -> bool:
+    """TorchScript archives are zip files with a ``code/`` folder (torch.load refuses them
+    under ``weights_only`` with advice to lift it, which must not be followed here)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
+def load_autoencoder(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> AutoencoderModule:
+    """Rebuild an :class:`AutoencoderModule` (weights, threshold, calibration) from ``path``."""
+    checkpoint = read_checkpoint(path, map_location)
     try:
+        model = AutoencoderModule(**checkpoint["hyper_parameters"])
         model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError) as err:
         reason = " ".join(str(err).split())[:300]
         raise CheckpointError(f"{path} does not match its own model settings ({reason})") from err
     model.on_load_checkpoint(checkpoint)
     return model
+
+
+def find_last_checkpoint(log_dir: str | Path, task_name: str, exclude: str | Path) -> Path:
+    """The newest ``checkpoints/last.ckpt`` of the task's earlier runs (``ckpt_path=last``).
+
+    Runs and sweep jobs under ``<log_dir>/<task_name>`` count; the current run directory
+    (``exclude``) and links whose checkpoint is gone do not.
+    """
+    root = Path(log_dir) / task_name
+    exclude = Path(exclude).resolve()
+    candidates = [
+        path
+        for path in root.glob("**/checkpoints/last.ckpt")
+        if path.exists() and exclude not in path.resolve().parents
+    ]
+    if not candidates:
+        raise CheckpointError(
+            f"ckpt_path=last found no checkpoints/last.ckpt of an earlier run under {root}; "
+            "pass the checkpoint's path instead"
+        )
+    return max(candidates, key=lambda path: path.stat().st_mtime)

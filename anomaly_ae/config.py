@@ -14,4 +14,12 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
 
 
-register_resolvers()
+def register_configs() -> None:
+    """Resolvers and structured-config schemas, before Hydra composes anything."""
+    from anomaly_ae.schemas import register_schemas
+
+    register_resolvers()
+    register_schemas()
+
+
+register_configs()

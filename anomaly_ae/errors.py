@@ -22,3 +22,7 @@ class ConfigError(AnomalyAEError):
 
 class CheckpointError(AnomalyAEError):
     """A checkpoint is missing, unreadable or not one of ours."""
+
+
+class TrainingDivergedError(AnomalyAEError):
+    """The training loss stopped being a finite number."""

@@ -20,7 +20,6 @@ from anomaly_ae.reporting import build_results, format_summary, write_results
 def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
     """Where the run ran and what it saved, for results.json."""
     device = trainer.strategy.root_device
-    checkpoint = trainer.checkpoint_callback
     facts: dict[str, Any] = {
         "device": {
             "accelerator": type(trainer.accelerator).__name__,
@@ -29,11 +28,11 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
         },
         "training": {"epochs": trainer.current_epoch, "optimizer_steps": trainer.global_step},
     }
-    saved = {
-        "last": getattr(checkpoint, "last_model_path", "") or None,
-        "best": getattr(checkpoint, "best_model_path", "") or None,
-    }
-    if any(saved.values()):
+    saved = {}
+    for callback in trainer.checkpoint_callbacks:
+        if getattr(callback, "best_model_path", ""):
+            saved["best" if callback.monitor else "last"] = callback.best_model_path
+    if saved:
         facts["checkpoints"] = saved
     return facts
 

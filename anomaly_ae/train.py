@@ -6,6 +6,7 @@ Every setting comes from ``conf/train.yaml`` and can be overridden on the comman
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -14,12 +15,15 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from anomaly_ae.callbacks import ThresholdCallback
+from anomaly_ae.checkpoint import find_last_checkpoint, read_checkpoint
 from anomaly_ae.cli import exit_on_user_error, prepare_process
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.outputs import finish_run
+
+log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -32,8 +36,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     threshold = ThresholdCallback(hydra.utils.instantiate(cfg.threshold))
     trainer = build_trainer(cfg, [threshold])
 
+    resume = resume_checkpoint(cfg)
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
     timings = {"fit_seconds": round(time.perf_counter() - started, 3)}
     validation = {
         name: float(value)
@@ -46,8 +51,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     trainer.test(model, datamodule=datamodule, verbose=False)
     timings["test_seconds"] = round(time.perf_counter() - started, 3)
-    extra = {"timings": timings, "validation": validation}
+    extra = {"timings": timings, "validation": validation, "resumed_from": resume}
     return finish_run(trainer, model, datamodule, cfg, extra)
+
+
+def resume_checkpoint(cfg: DictConfig) -> str | None:
+    """The checkpoint ``ckpt_path`` names (``last``: the newest of the earlier runs), checked
+    before anything is trained; ``None`` to start from scratch."""
+    path = cfg.get("ckpt_path")
+    if path is None:
+        return None
+    if path == "last":
+        path = find_last_checkpoint(cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir)
+    read_checkpoint(path)
+    log.info("resuming from %s", path)
+    return str(path)
 
 
 def optimized_metric(cfg: DictConfig) -> str | None:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, SequentialSampler
 
 from anomaly_ae.data.sources import IdxSource, get_source
 from anomaly_ae.data.tensors import (
     ANOMALY,
     NORMAL,
+    EpochShuffleSampler,
     ImageTensorDataset,
     TensorBatchSampler,
     keep_batch,
@@ -55,6 +56,8 @@ class AnomalyDataModule(pl.LightningDataModule):
             normal data alone (type I error only).
         train_size / val_size: the split of the normal training images (seed: 50,000 / 10,000).
         split_seed: seed of the generator that draws the split.
+        shuffle_seed: seed of the training order; each epoch's order depends only on it and
+            the epoch number, so resumed runs repeat uninterrupted ones exactly.
         batch_size: training batch size; eval_batch_size: validation/test batch size (scores
             are per image, so it changes speed, not results).
         batches_per_iteration: training batches fetched and trained on per Lightning
@@ -78,6 +81,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         train_size: int | None = 50_000,
         val_size: int = 10_000,
         split_seed: int = 42,
+        shuffle_seed: int = 0,
         batch_size: int = 100,
         eval_batch_size: int = 1_000,
         batches_per_iteration: int = 10,
@@ -223,7 +227,10 @@ class AnomalyDataModule(pl.LightningDataModule):
         pin = self.hparams.pin_memory
         if pin is None:
             pin = on_host and self._device().type == "cuda"
-        sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+        if shuffle:
+            sampler = EpochShuffleSampler(dataset, self.hparams.shuffle_seed)
+        else:
+            sampler = SequentialSampler(dataset)
         return DataLoader(
             dataset,
             batch_sampler=TensorBatchSampler(sampler, batch_size, drop_last=False, group=group),

@@ -96,8 +96,8 @@ class IdxSource:
         if missing:
             raise DataNotFoundError(self._missing_message(root, split, "not downloaded", ""))
         image_file, label_file = (self.raw_folder(root) / f for f in self.files(split))
-        images = _read_idx(read_image_file, image_file, "image")
-        labels = _read_idx(read_label_file, label_file, "label")
+        images = read_idx(read_image_file, image_file, "image")
+        labels = read_idx(read_label_file, label_file, "label")
         if len(images) != len(labels):
             raise CorruptDataError(
                 f"{image_file} holds {len(images)} images but {label_file} holds "
@@ -130,16 +130,22 @@ class IdxSource:
         return f"{message}{'; ' + hint if hint else ''}."
 
 
-def _read_idx(reader, path: Path, what: str) -> torch.Tensor:
+_REFETCH = "Delete it so it is downloaded again, or replace it with the original file."
+
+
+def read_idx(reader, path: Path, what: str, advice: str = _REFETCH) -> torch.Tensor:
+    """``reader(path)`` (one of torchvision's IDX readers), with one clear error for a bad file."""
     try:
         return reader(str(path))
     except Exception as err:  # torchvision signals bad files with asserts, Key/Value/Runtime errors
-        empty = path.stat().st_size == 0
-        reason = "the file is empty" if empty else _one_line(err) or "bad IDX header"
-        raise CorruptDataError(
-            f"{path} is not a readable IDX {what} file ({reason}); it is corrupt or truncated. "
-            "Delete it so it is downloaded again, or replace it with the original file."
-        ) from err
+        if path.stat().st_size == 0:
+            reason = "the file is empty"
+        else:
+            reason = _one_line(err) or "its magic number is not an IDX one"
+        message = (
+            f"{path} is not a readable IDX {what} file ({reason}); it is corrupt or truncated."
+        )
+        raise CorruptDataError(f"{message} {advice}".rstrip()) from err
 
 
 def _nearest_existing(path: Path) -> Path:

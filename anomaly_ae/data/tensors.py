@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
-from torch.utils.data import BatchSampler, Dataset
+from torch.utils.data import BatchSampler, Dataset, Sampler
 
 NORMAL, ANOMALY = 0, 1
 
@@ -64,6 +64,30 @@ class ImageTensorDataset(Dataset):
         # index_select gathers rows about twice as fast as advanced indexing
         images = self.images.index_select(0, flat).view(*idx.shape, *self.images.shape[1:])
         return Batch(images, self.targets.index_select(0, flat).view(idx.shape), idx)
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A random order of ``range(n)`` that depends only on ``(seed, epoch)``.
+
+    Lightning calls ``set_epoch`` before every epoch (as for ``DistributedSampler``), so a run
+    resumed from a checkpoint shuffles its remaining epochs exactly as the uninterrupted run
+    would have, whatever else drew random numbers before.
+    """
+
+    def __init__(self, data_source, seed: int) -> None:
+        self.n = len(data_source)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+        yield from torch.randperm(self.n, generator=generator).tolist()
 
 
 class TensorBatchSampler(BatchSampler):

@@ -14,7 +14,7 @@ from torchmetrics import MeanMetric
 
 from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
-from anomaly_ae.errors import ConfigError
+from anomaly_ae.errors import ConfigError, TrainingDivergedError
 from anomaly_ae.metrics import ScoreCollector, detection_metrics
 from anomaly_ae.models.mlp import Decoder, Encoder
 from anomaly_ae.scoring import reconstruction_error
@@ -65,6 +65,7 @@ class AutoencoderModule(pl.LightningModule):
         # what the reports draw: every step's training loss, the last validation scores (set
         # by ThresholdCallback), and the last test's scores with their targets, all on the CPU
         self._loss_history: list[torch.Tensor] = []
+        self._unchecked_losses: list[torch.Tensor] = []  # not yet checked for NaN/inf
         self.validation_scores: torch.Tensor | None = None
         self.test_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
         self.automatic_optimization = False  # see training_step
@@ -120,7 +121,7 @@ class AutoencoderModule(pl.LightningModule):
         ``data.batches_per_iteration``); each step is the seed's: MSE of one batch, Adam.
         """
         optimizer = self.optimizers()
-        losses, sizes = [], []
+        losses, sizes, logged = [], [], False
         for micro in batch.micro_batches():
             images = micro.images
             loss = F.mse_loss(self(images), images)
@@ -131,10 +132,34 @@ class AutoencoderModule(pl.LightningModule):
             sizes.append(len(images))
             if self._is_logging_step():
                 self._log_step_loss(losses[-1])
+                logged = True
         # one update per iteration: the metric's bookkeeping is not free either
         stacked = torch.stack(losses)
         self.train_loss.update(stacked, weight=torch.tensor(sizes, device=self.device))
         self._loss_history.append(stacked)  # stays on the device: no sync per step
+        self._unchecked_losses.append(stacked)
+        if logged or self.trainer.is_last_batch:
+            self._stop_if_diverged()
+
+    def _stop_if_diverged(self) -> None:
+        """Raise, naming the first step, if a loss since the last check is NaN or infinite.
+
+        Checked where the loop syncs with the host anyway (a logging step) and before every
+        validation, so a diverged model is never validated or checkpointed.
+        """
+        recent = torch.cat(self._unchecked_losses)
+        self._unchecked_losses = []
+        finite = torch.isfinite(recent)
+        if bool(finite.all()):
+            return
+        first = int((~finite).nonzero()[0])
+        step = self.global_step - len(recent) + first + 1
+        kept = getattr(self.trainer.checkpoint_callback, "dirpath", None)
+        raise TrainingDivergedError(
+            f"the training loss became {recent[first].item()} at optimizer step {step} "
+            f"(epoch {self.current_epoch}); lower model.lr or look for NaN/inf pixels in the "
+            "data" + (f". Checkpoints of earlier epochs are kept in {kept}" if kept else "")
+        )
 
     def training_losses(self) -> torch.Tensor:
         """The loss of every optimizer step so far (the seed's loss.png), on the CPU."""

@@ -1,0 +1,140 @@
+"""Structured-config schemas: the types of every setting, checked when Hydra composes.
+
+Each YAML file of ``conf/`` starts from one of these (``defaults: [schema, _self_]`` in a
+group, ``<task>_schema`` in a primary config), so a misspelt key or a value of the wrong type
+(``data.batch_size=big``) stops the run at composition with Hydra's message, before anything
+is loaded or trained. Lightning's Trainer accepts many more arguments than the schema names:
+add one with ``+trainer.<name>=<value>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+# Optional[...] rather than "X | None": OmegaConf reads these annotations at runtime.
+
+
+@dataclass
+class DataConfig:
+    _target_: str = "anomaly_ae.data.AnomalyDataModule"
+    root: str = MISSING
+    normal: str = "mnist"
+    anomaly: Optional[str] = "kmnist"  # noqa: UP045
+    train_size: Optional[int] = 50_000  # noqa: UP045
+    val_size: int = 10_000
+    split_seed: int = 42
+    shuffle_seed: int = 0
+    batch_size: int = 100
+    eval_batch_size: int = 1_000
+    batches_per_iteration: int = 10
+    data_on_device: bool = True
+    num_workers: int = 0
+    pin_memory: Optional[bool] = None  # noqa: UP045
+    download: bool = True
+
+
+@dataclass
+class ModelConfig:
+    _target_: str = "anomaly_ae.models.AutoencoderModule"
+    architecture: str = "mlp"
+    input_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
+    hidden_dims: list[int] = field(default_factory=lambda: [256, 128])
+    latent_dim: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+
+
+@dataclass
+class GaussianThresholdConfig:
+    _target_: str = "anomaly_ae.thresholds.GaussianThreshold"
+    k: float = 3.0
+
+
+@dataclass
+class TrainerConfig:
+    _target_: str = "pytorch_lightning.Trainer"
+    default_root_dir: str = MISSING
+    min_epochs: Optional[int] = 1  # noqa: UP045
+    max_epochs: int = 10
+    max_steps: int = -1
+    accelerator: str = "auto"
+    devices: Any = 1  # an int, "auto", or a list of device indices
+    num_nodes: int = 1
+    strategy: Any = "auto"  # a name, or a strategy object's config
+    precision: Any = "32-true"
+    sync_batchnorm: bool = False
+    check_val_every_n_epoch: int = 1
+    log_every_n_steps: int = 50
+    deterministic: Any = False  # True, False or "warn"
+    enable_progress_bar: bool = True
+    enable_model_summary: bool = True
+
+
+@dataclass
+class RunConfig:
+    """What every entry point's primary config has."""
+
+    paths: Any = MISSING
+    task_name: str = MISSING
+    seed: int = 42
+    flush_denormal: bool = True
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    data: Any = MISSING
+    model: Any = MISSING
+    threshold: Any = MISSING
+    trainer: Any = MISSING
+    callbacks: Any = None
+    logger: Any = None
+    experiment_name: str = "custom"
+    test: bool = True
+    ckpt_path: Optional[str] = None  # noqa: UP045
+    optimized_metric: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
+class EvaluateConfig(RunConfig):
+    data: Any = MISSING
+    threshold: Any = MISSING
+    trainer: Any = MISSING
+    callbacks: Any = None
+    logger: Any = None
+    ckpt_path: str = MISSING
+    refit_threshold: bool = False
+
+
+@dataclass
+class DetectConfig(RunConfig):
+    ckpt_path: str = MISSING
+    inputs: str = MISSING
+    grayscale: bool = False
+    resize: bool = False
+    device: str = "cpu"
+    output_dir: str = MISSING
+    print_limit: int = 20
+
+
+@dataclass
+class ExportConfig(RunConfig):
+    ckpt_path: str = MISSING
+    format: str = "onnx"  # onnx or torchscript
+    output: Optional[str] = None  # noqa: UP045
+    check_images: int = 256
+
+
+def register_schemas() -> None:
+    store = ConfigStore.instance()
+    store.store(group="data", name="schema", node=DataConfig)
+    store.store(group="model", name="schema", node=ModelConfig)
+    store.store(group="threshold", name="gaussian_schema", node=GaussianThresholdConfig)
+    store.store(group="trainer", name="schema", node=TrainerConfig)
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)
+    store.store(name="detect_schema", node=DetectConfig)
+    store.store(name="export_schema", node=ExportConfig)

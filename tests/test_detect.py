@@ -1,0 +1,216 @@
+"""The detector on new images: the Python API, the detect command, bad inputs, safe loading."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from anomaly_ae.checkpoint import load_autoencoder
+from anomaly_ae.data import get_source
+from anomaly_ae.detector import Detector
+from anomaly_ae.errors import CheckpointError
+from anomaly_ae.inputs import InputError, read_inputs
+from tests.conftest import anomaly_images, normal_images, write_idx
+from tests.test_cli import run_module
+
+
+@pytest.fixture(scope="module")
+def detector(trained: tuple[Path, dict]) -> Detector:
+    return Detector.from_checkpoint(trained[1]["checkpoints"]["last"])
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return np.concatenate([normal_images(4, rng), anomaly_images(2, rng)])
+
+
+def test_api_scores_like_the_model_in_every_input_form(
+    detector: Detector, digits: np.ndarray
+) -> None:
+    model = detector.model
+    expected = model.score_images(torch.from_numpy(digits).float().div(255)[:, None]).numpy()
+    np.testing.assert_allclose(detector.score(digits), expected, rtol=1e-6)
+    np.testing.assert_allclose(detector.score(digits[:, None] / 255.0), expected, rtol=1e-5)
+    np.testing.assert_allclose(detector.score(torch.from_numpy(digits)), expected, rtol=1e-6)
+    np.testing.assert_allclose(detector.score(digits[0]), expected[:1], rtol=1e-6)
+    np.testing.assert_array_equal(detector.decision_function(digits), detector.score(digits))
+    labels = detector.predict(digits)
+    assert labels.dtype == np.int64 and set(labels) <= {0, 1}
+    np.testing.assert_array_equal(labels, (expected > detector.threshold_).astype(int))
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1], "dark squares normal, bright noise anomalous"
+
+
+def test_api_converts_only_when_asked(detector: Detector, digits: np.ndarray) -> None:
+    big = np.kron(digits, np.ones((2, 2), dtype=np.uint8))
+    with pytest.raises(InputError, match="56x56 pixels, the model takes 28x28; pass resize=true"):
+        detector.score(big)
+    assert detector.score(big, resize=True).shape == (len(digits),)
+    colour = np.repeat(digits[..., None], 3, axis=-1)
+    with pytest.raises(InputError, match="grayscale=true"):
+        detector.score(colour)
+    np.testing.assert_allclose(
+        detector.score(colour, grayscale=True), detector.score(digits), rtol=1e-5
+    )
+    with pytest.raises(InputError, match=r"values in \[0, 1\]"):
+        detector.score(digits.astype(np.float32))  # 0-255 floats
+    with pytest.raises(InputError, match="dtype"):
+        detector.score(digits.astype(np.int32))
+
+
+def write_mixed_folder(folder: Path, digits: np.ndarray) -> dict[str, str]:
+    """Good and bad inputs of every kind; returns the bad ones with the expected reason."""
+    folder.mkdir()
+    Image.fromarray(digits[0]).save(folder / "digit.png")
+    Image.fromarray(digits[4]).save(folder / "noise.jpg", quality=100)
+    np.save(folder / "batch.npy", digits[:3])
+    write_idx(folder / "more-images-idx3-ubyte", digits[3:6])
+    Image.fromarray(np.stack([digits[1]] * 3, -1)).save(folder / "colour.png")
+    Image.fromarray(np.kron(digits[2], np.ones((2, 2), np.uint8))).save(folder / "big.png")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 20)
+    (folder / "bad-images-idx3-ubyte").write_bytes(b"\x12\x34\x56\x78" + bytes(64))
+    (folder / ".hidden.png").write_bytes(b"ignored")
+    return {
+        "colour.png": "grayscale=true",
+        "big.png": "pass resize=true",
+        "notes.txt": "cannot be read as an image, .npy or IDX file",
+        "broken.png": "cannot be read as an image",
+        "bad-images-idx3-ubyte": "magic number is not an IDX one",
+    }
+
+
+def test_folder_reports_bad_files_and_reads_the_rest(tmp_path: Path, digits: np.ndarray) -> None:
+    bad = write_mixed_folder(tmp_path / "in", digits)
+    inputs, skipped = read_inputs(tmp_path / "in", (1, 28, 28))
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert set(reasons) == set(bad)
+    for name, expected in bad.items():
+        assert expected in reasons[name], reasons[name]
+    names = [Path(n).name for n in inputs.names]
+    assert names == [
+        "batch.npy[0]",
+        "batch.npy[1]",
+        "batch.npy[2]",
+        "digit.png",
+        "more-images-idx3-ubyte[0]",
+        "more-images-idx3-ubyte[1]",
+        "more-images-idx3-ubyte[2]",
+        "noise.jpg",
+    ]
+    torch.testing.assert_close(inputs.images[3, 0], torch.from_numpy(digits[0]).float() / 255)
+
+
+def test_missing_or_empty_inputs_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        read_inputs(tmp_path / "nowhere", (1, 28, 28))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty folder"):
+        read_inputs(tmp_path / "empty", (1, 28, 28))
+
+
+def test_detect_command_writes_good_files_and_exits_1_for_bad_ones(
+    trained: tuple[Path, dict], tmp_path: Path, digits: np.ndarray
+) -> None:
+    bad = write_mixed_folder(tmp_path / "in", digits)
+    out = tmp_path / "detect"
+    done = run_module(
+        "anomaly_ae.detect",
+        f"ckpt_path={trained[1]['checkpoints']['last']}",
+        f"inputs={tmp_path / 'in'}",
+        f"hydra.run.dir={out}",
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    skipped_lines = [line for line in done.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(skipped_lines) == len(bad)
+    assert "Traceback" not in done.stderr
+    rows = list(csv.DictReader((out / "detections.csv").open()))
+    assert len(rows) == 8 and set(rows[0]) == {"path", "score", "threshold", "is_anomaly"}
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert by_name["digit.png"]["is_anomaly"] == "False"
+    assert by_name["noise.jpg"]["is_anomaly"] == "True"
+    report = json.loads((out / "detections.json").read_text())
+    assert report["n_scored"] == 8 and len(report["skipped"]) == len(bad)
+    assert f"of 8 images flagged as anomalies; {len(bad)} file(s) skipped" in done.stdout
+
+
+def test_detect_command_with_conversions_scores_everything_readable(
+    trained: tuple[Path, dict], tmp_path: Path, digits: np.ndarray
+) -> None:
+    write_mixed_folder(tmp_path / "in", digits)
+    out = tmp_path / "detect"
+    done = run_module(
+        "anomaly_ae.detect",
+        f"ckpt_path={trained[1]['checkpoints']['last']}",
+        f"inputs={tmp_path / 'in'}",
+        "grayscale=true",
+        "resize=true",
+        f"hydra.run.dir={out}",
+    )
+    assert done.returncode == 1  # notes.txt, broken.png and the bad IDX file remain
+    assert len(list(csv.DictReader((out / "detections.csv").open()))) == 10
+
+
+@pytest.mark.parametrize("problem", ["empty_folder", "torchscript", "truncated"])
+def test_detect_command_fatal_problems_are_one_line_exit_2(
+    trained: tuple[Path, dict], tmp_path: Path, problem: str
+) -> None:
+    ckpt = Path(trained[1]["checkpoints"]["last"])
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "in" / "a.png")
+    inputs = tmp_path / "in"
+    if problem == "empty_folder":
+        inputs = tmp_path / "empty"
+        inputs.mkdir()
+        expected = "is an empty folder"
+    elif problem == "torchscript":
+        from anomaly_ae.export import export_detector
+
+        ckpt = export_detector(load_autoencoder(ckpt), "torchscript", tmp_path / "model.pt")
+        expected = "exported TorchScript model, not a training checkpoint"
+    else:
+        (tmp_path / "cut.ckpt").write_bytes(ckpt.read_bytes()[:5000])
+        ckpt = tmp_path / "cut.ckpt"
+        expected = "could not be read as a checkpoint"
+    done = run_module(
+        "anomaly_ae.detect",
+        f"ckpt_path={ckpt}",
+        f"inputs={inputs}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+    )
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], done.stderr[-2000:]
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_checkpoints_are_loaded_without_running_their_code(tmp_path: Path) -> None:
+    marker = tmp_path / "code_ran"
+    evil = tmp_path / "evil.ckpt"
+    torch.save(
+        {"anomaly_ae": {}, "hyper_parameters": _Exploit(marker), "state_dict": {}},
+        evil,
+    )
+    with pytest.raises(CheckpointError, match="could not be read as a checkpoint"):
+        load_autoencoder(evil)
+    assert not marker.exists()
+
+
+def test_real_data_idx_files_are_scored(detector: Detector, tiny_root: Path) -> None:
+    raw = get_source("kmnist", "data.anomaly").raw_folder(tiny_root)
+    detections, skipped = detector.detect_path(raw / "t10k-images-idx3-ubyte")
+    assert not skipped and len(detections) == 40
+    assert all(d.is_anomaly for d in detections)

@@ -1,0 +1,148 @@
+"""Trusting a run: resume after a kill, divergence stops, typed configs, faithful exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException
+
+from anomaly_ae.checkpoint import load_autoencoder
+from anomaly_ae.errors import TrainingDivergedError
+from anomaly_ae.export import check_export, export_detector, run_exported
+from tests.conftest import compose_config, make_tiny_root, run_train, tiny_overrides
+
+# big enough that an epoch lasts a good fraction of a second, so the kill lands mid-run
+SLOW = {"train": 2400, "test": 60, "anomaly": 40}
+SLOW_RUN = ("data.train_size=2000", "data.val_size=400", "trainer.max_epochs=6")
+
+
+def saved_epoch(path: Path) -> int:
+    """The epoch of a checkpoint, -1 while it is missing or still being written."""
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")["epoch"]
+    except Exception:
+        return -1
+
+
+@pytest.mark.slow
+def test_killed_run_resumed_with_ckpt_path_last_matches_an_uninterrupted_one(
+    tmp_path: Path,
+) -> None:
+    root = make_tiny_root(tmp_path / "data", SLOW)
+    logs = tmp_path / "logs"
+    first = logs / "train" / "runs" / "first"
+    overrides = [
+        o
+        for o in tiny_overrides(root, first, *SLOW_RUN)
+        if not o.startswith(("paths.output_dir", "paths.log_dir"))
+    ]
+    command = [sys.executable, "-m", "anomaly_ae.train", *overrides, f"paths.log_dir={logs}"]
+
+    run = subprocess.Popen(
+        [*command, f"hydra.run.dir={first}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    last = first / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while saved_epoch(last) < 1:  # kill once two of the six epochs are saved
+        assert run.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    run.kill()
+    assert run.wait() == -9
+    assert not (first / "results.json").exists(), "killed before it finished"
+
+    second = logs / "train" / "runs" / "second"
+    resumed = subprocess.run(
+        [*command, "ckpt_path=last", f"hydra.run.dir={second}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    results = json.loads((second / "results.json").read_text())
+    assert Path(results["resumed_from"]).parent == first / "checkpoints"
+    assert results["training"] == {"epochs": 6, "optimizer_steps": 600}
+
+    uninterrupted = run_train(root, tmp_path / "whole", *SLOW_RUN)
+    assert results["threshold"] == uninterrupted["threshold"]
+    assert results["metrics"] == uninterrupted["metrics"]
+
+
+def test_nan_loss_stops_the_run_naming_the_step(tiny_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDivergedError, match=r"became nan at optimizer step 2 \(epoch 0\)"):
+        run_train(tiny_root, out, "model.lr=1e30")
+    assert not list(out.glob("checkpoints/*.ckpt")), "a diverged model is never checkpointed"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "data.batch_size=big",
+        "seed=abc",
+        "threshold.k=high",
+        "trainer.max_epochs=ten",
+        "model.hidden_dims=[a,b]",
+        "data.download=maybe",
+        "data.batchsize=10",
+        "model.depth=3",
+    ],
+)
+def test_wrong_types_and_unknown_keys_stop_at_composition(tmp_path: Path, override: str) -> None:
+    with pytest.raises(ConfigCompositionException):
+        compose_config("train", [f"paths.output_dir={tmp_path}", override])
+
+
+def test_lightning_arguments_outside_the_schema_can_be_added(tmp_path: Path) -> None:
+    cfg = compose_config(
+        "train", [f"paths.output_dir={tmp_path}", "+trainer.limit_val_batches=0.5"]
+    )
+    assert cfg.trainer.limit_val_batches == 0.5
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_agrees_with_the_checkpoint(
+    trained: tuple[Path, dict], tmp_path: Path, fmt: str
+) -> None:
+    model = load_autoencoder(trained[1]["checkpoints"]["last"])
+    path = export_detector(model, fmt, tmp_path / f"detector.{fmt}")
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.random((64, 1, 28, 28), dtype=np.float32))
+    check = check_export(model, path, fmt, images)
+    assert check["flags_differ"] == 0
+    assert check["max_rel_score_difference"] < 1e-4
+    scores, flags = run_exported(path, fmt, images[:5])  # any batch size
+    assert scores.shape == (5,) and flags.dtype == np.bool_
+
+
+def test_export_command(trained: tuple[Path, dict], tmp_path: Path) -> None:
+    from tests.test_cli import run_module
+
+    out = tmp_path / "export"
+    done = run_module(
+        "anomaly_ae.export",
+        f"ckpt_path={trained[1]['checkpoints']['last']}",
+        "format=torchscript",
+        f"hydra.run.dir={out}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "detector.pt").is_file()
+    assert "0 flags differ" in done.stdout
+    wrong = run_module(
+        "anomaly_ae.export",
+        f"ckpt_path={trained[1]['checkpoints']['last']}",
+        "format=tflite",
+        f"hydra.run.dir={out}",
+    )
+    assert wrong.returncode == 2 and "format=tflite is not supported" in wrong.stderr
