@@ -73,9 +73,11 @@ def format_summary(results: dict[str, Any]) -> str:
     m, data, cal = results["metrics"], results["data"], results["calibration"]
     rule = _describe_rule(cal)
     lines = [f"threshold {results['threshold']:.4f} ({rule})"]
-    lines.append(f"  {'set':<16}{'images':>8}{'flagged':>9}  error")
+    names = [data["normal"] + " test"] + ([data["anomaly"] + " test"] if data["anomaly"] else [])
+    width = max(16, *(len(n) + 2 for n in names))
+    lines.append(f"  {'set':<{width}}{'images':>8}{'flagged':>9}  error")
     lines.append(
-        f"  {data['normal'] + ' test':<16}{m['n_normal']:>8}{m['n_normal_flagged']:>9}  "
+        f"  {names[0]:<{width}}{m['n_normal']:>8}{m['n_normal_flagged']:>9}  "
         f"type I  {_percent(m['type_I_error'])}"
     )
     if data["anomaly"] is None:
@@ -85,7 +87,7 @@ def format_summary(results: dict[str, Any]) -> str:
         )
     else:
         lines.append(
-            f"  {data['anomaly'] + ' test':<16}{m['n_anomaly']:>8}{m['n_anomaly_flagged']:>9}  "
+            f"  {names[1]:<{width}}{m['n_anomaly']:>8}{m['n_anomaly_flagged']:>9}  "
             f"type II {_percent(m['type_II_error'])}"
         )
         lines.append(
@@ -100,9 +102,17 @@ def _percent(value: float | None) -> str:
 
 
 def _describe_rule(calibration: dict[str, Any]) -> str:
-    if calibration.get("rule") == "gaussian":
+    rule, n = calibration.get("rule"), calibration.get("n")
+    if rule == "gaussian":
         return (
             f"mean {calibration['mean']:.4f} + {calibration['k']:g} x std "
-            f"{calibration['std']:.4f} of {calibration['n']} validation scores"
+            f"{calibration['std']:.4f} of {n} validation scores"
         )
+    if rule == "quantile":
+        return (
+            f"empirical {1 - calibration['alpha']:g} quantile (rank {calibration['rank']}) of "
+            f"{n} validation scores"
+        )
+    if rule == "conformal":
+        return f"split-conformal p-value <= {calibration['alpha']:g} against {n} validation scores"
     return ", ".join(f"{k}={v}" for k, v in calibration.items()) or "fitted earlier"

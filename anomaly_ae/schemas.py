@@ -24,6 +24,7 @@ class DataConfig:
     root: str = MISSING
     normal: str = "mnist"
     anomaly: Optional[str] = "kmnist"  # noqa: UP045
+    anomaly_classes: Optional[list[int]] = None  # noqa: UP045
     train_size: Optional[int] = 50_000  # noqa: UP045
     val_size: int = 10_000
     split_seed: int = 42
@@ -39,6 +40,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    """The MLP (model=mlp)."""
+
     _target_: str = "anomaly_ae.models.AutoencoderModule"
     architecture: str = "mlp"
     input_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
@@ -49,9 +52,33 @@ class ModelConfig:
 
 
 @dataclass
+class ConvModelConfig:
+    _target_: str = "anomaly_ae.models.AutoencoderModule"
+    architecture: str = "conv"
+    input_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
+    channels: list[int] = field(default_factory=lambda: [32, 64])
+    upsampling: str = "transpose"  # or nearest
+    latent_dim: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+
+
+@dataclass
 class GaussianThresholdConfig:
     _target_: str = "anomaly_ae.thresholds.GaussianThreshold"
     k: float = 3.0
+
+
+@dataclass
+class QuantileThresholdConfig:
+    _target_: str = "anomaly_ae.thresholds.QuantileThreshold"
+    alpha: float = 0.01
+
+
+@dataclass
+class ConformalThresholdConfig:
+    _target_: str = "anomaly_ae.thresholds.ConformalThreshold"
+    alpha: float = 0.01
 
 
 @dataclass
@@ -85,13 +112,19 @@ class RunConfig:
 
 
 @dataclass
-class TrainConfig(RunConfig):
+class LightningRunConfig(RunConfig):
+    """Entry points that run a Lightning Trainer on the data module."""
+
     data: Any = MISSING
-    model: Any = MISSING
     threshold: Any = MISSING
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None
+
+
+@dataclass
+class TrainConfig(LightningRunConfig):
+    model: Any = MISSING
     experiment_name: str = "custom"
     test: bool = True
     ckpt_path: Optional[str] = None  # noqa: UP045
@@ -99,12 +132,7 @@ class TrainConfig(RunConfig):
 
 
 @dataclass
-class EvaluateConfig(RunConfig):
-    data: Any = MISSING
-    threshold: Any = MISSING
-    trainer: Any = MISSING
-    callbacks: Any = None
-    logger: Any = None
+class EvaluateConfig(LightningRunConfig):
     ckpt_path: str = MISSING
     refit_threshold: bool = False
 
@@ -132,7 +160,10 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(group="data", name="schema", node=DataConfig)
     store.store(group="model", name="schema", node=ModelConfig)
+    store.store(group="model", name="conv_schema", node=ConvModelConfig)
     store.store(group="threshold", name="gaussian_schema", node=GaussianThresholdConfig)
+    store.store(group="threshold", name="quantile_schema", node=QuantileThresholdConfig)
+    store.store(group="threshold", name="conformal_schema", node=ConformalThresholdConfig)
     store.store(group="trainer", name="schema", node=TrainerConfig)
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)

@@ -1,11 +1,20 @@
 """Rules that turn the validation (normal) scores into a decision threshold.
 
 A rule is fitted on scores of normal images only; an image is flagged as an anomaly when its
-score is strictly greater than the threshold.
+score is strictly greater than the threshold. Three rules:
+
+- :class:`GaussianThreshold`: mean + k std (the seed's);
+- :class:`QuantileThreshold`: the empirical (1 - alpha) quantile, i.e. the inverse CDF
+  ``G(u) = inf{x : u <= F(x)}`` of hw7 Problem 4 applied to the validation scores' empirical
+  CDF at ``u = 1 - alpha``: at most ``alpha`` of the validation scores lie above it;
+- :class:`ConformalThreshold`: split-conformal p-values ``(1 + #{s_i >= s}) / (n + 1)``;
+  an image is flagged when its p-value is at most ``alpha``, which bounds the probability
+  of flagging a new normal image (exchangeable with the validation ones) by ``alpha``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,3 +46,70 @@ class GaussianThreshold:
             value=mean + self.k * std,
             details={"rule": "gaussian", "k": self.k, "mean": mean, "std": std, "n": s.numel()},
         )
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha} must lie strictly between 0 and 1")
+
+
+def _sorted_scores(scores: torch.Tensor) -> torch.Tensor:
+    if scores.numel() == 0:
+        raise ValueError("cannot fit a threshold on zero validation scores")
+    return torch.sort(scores.detach().reshape(-1).to(torch.float64)).values
+
+
+@dataclass(frozen=True)
+class QuantileThreshold:
+    """The empirical inverse CDF of the validation scores at ``1 - alpha``.
+
+    With ``F_n(x) = #{s_i <= x} / n``, ``G(u) = inf{x : u <= F_n(x)}`` is the
+    ``ceil(n u)``-th smallest score, so the share of validation scores above the threshold
+    (the validation type I error) is at most ``alpha``.
+    """
+
+    alpha: float = 0.01
+
+    def fit(self, scores: torch.Tensor) -> ThresholdFit:
+        _check_alpha(self.alpha)
+        s = _sorted_scores(scores)
+        n = s.numel()
+        # round away float noise (10000 * 0.99 = 9900.000000000002) before the ceiling
+        rank = min(max(math.ceil(round(n * (1 - self.alpha), 9)), 1), n)
+        return ThresholdFit(
+            value=s[rank - 1].item(),
+            details={"rule": "quantile", "alpha": self.alpha, "rank": rank, "n": n},
+        )
+
+
+@dataclass(frozen=True)
+class ConformalThreshold:
+    """Split-conformal detection at level ``alpha``.
+
+    A test score ``s`` gets the p-value ``p(s) = (1 + #{i : s_i >= s}) / (n + 1)`` against
+    the ``n`` validation scores and is flagged when ``p(s) <= alpha``. That happens exactly
+    when ``s`` exceeds the ``(n - c)``-th smallest validation score, ``c = floor(alpha (n + 1))
+    - 1``, which is the threshold returned. If ``c < 0`` (``alpha < 1 / (n + 1)``) no image
+    can be flagged and the threshold is infinite.
+    """
+
+    alpha: float = 0.01
+
+    def fit(self, scores: torch.Tensor) -> ThresholdFit:
+        _check_alpha(self.alpha)
+        s = _sorted_scores(scores)
+        n = s.numel()
+        c = math.floor(round(self.alpha * (n + 1), 9)) - 1
+        value = math.inf if c < 0 else s[n - c - 1].item()
+        return ThresholdFit(
+            value=value,
+            details={"rule": "conformal", "alpha": self.alpha, "n": n},
+        )
+
+    @staticmethod
+    def p_values(calibration: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """The conformal p-value of each score against the calibration (validation) scores."""
+        cal = torch.sort(calibration.detach().reshape(-1).to(torch.float64)).values
+        s = scores.detach().reshape(-1).to(torch.float64)
+        at_least = cal.numel() - torch.searchsorted(cal, s, right=False)
+        return (1 + at_least).to(torch.float64) / (cal.numel() + 1)

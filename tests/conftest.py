@@ -48,7 +48,8 @@ def write_split(raw: Path, prefix: str, images: np.ndarray, labels: np.ndarray) 
 
 
 def make_tiny_root(root: Path, sizes: dict[str, int] = TINY) -> Path:
-    """MNIST/raw with train and test splits, and KMNIST/raw with a test split only."""
+    """MNIST/raw with train and test splits; the test splits of KMNIST, FashionMNIST and
+    EMNIST letters (anomalies)."""
     rng = np.random.default_rng(0)
     mnist = root / "MNIST" / "raw"
     for prefix, n in (("train", sizes["train"]), ("t10k", sizes["test"])):
@@ -56,6 +57,14 @@ def make_tiny_root(root: Path, sizes: dict[str, int] = TINY) -> Path:
     n = sizes["anomaly"]
     labels = rng.integers(0, 10, n, dtype=np.uint8)
     write_split(root / "KMNIST" / "raw", "t10k", anomaly_images(n, rng), labels)
+    write_split(root / "FashionMNIST" / "raw", "t10k", anomaly_images(n, rng), labels)
+    # EMNIST stores its images transposed, under names of its own
+    write_split(
+        root / "EMNIST" / "raw",
+        "emnist-letters-test",
+        anomaly_images(n, rng).transpose(0, 2, 1),
+        labels + 1,
+    )
     return root
 
 

@@ -17,6 +17,10 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = {
     "inspect_run.ipynb": (["type I", "threshold:", "calibration:"], 3),
     "hw7_walkthrough.ipynb": (["type I error", "type II error", "AUROC"], 1),
+    "seed_maths.ipynb": (
+        ["equal to y upsampled / 4: True", "depthwise: True", "equals softmax: True", "KL(Q||P)"],
+        0,
+    ),
 }
 
 

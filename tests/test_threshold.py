@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,58 @@ def test_callback_skips_sanity_check_and_fits_all_validation_scores(tiny_root: P
     assert float(model.threshold) == pytest.approx(expected, rel=1e-6)
     assert model.calibration["n"] == TINY_SPLIT["val_size"]
     assert trainer.callback_metrics["val/threshold"].item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1, 0.3])
+def test_quantile_rule_keeps_the_validation_type_one_error_below_alpha(alpha: float) -> None:
+    from anomaly_ae.thresholds import QuantileThreshold
+
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        scores = torch.from_numpy(rng.integers(0, 50, 997).astype(np.float32))  # with ties
+        fit = QuantileThreshold(alpha).fit(scores)
+        assert float((scores > fit.value).float().mean()) <= alpha
+        # and it is the smallest such value among the scores: one rank lower breaks the bound
+        lower = scores[scores < fit.value]
+        if len(lower):
+            assert float((scores > lower.max()).float().mean()) > alpha
+
+
+def test_conformal_threshold_flags_exactly_the_p_values_at_most_alpha() -> None:
+    from anomaly_ae.thresholds import ConformalThreshold
+
+    rng = np.random.default_rng(1)
+    for n in (9, 99, 250):
+        calibration = torch.from_numpy(rng.integers(0, 30, n).astype(np.float32))
+        test = torch.from_numpy(rng.integers(0, 40, 500).astype(np.float32))
+        for alpha in (0.02, 0.05, 0.1, 0.2):
+            rule = ConformalThreshold(alpha)
+            fit = rule.fit(calibration)
+            p = rule.p_values(calibration, test)
+            brute = torch.tensor([(1 + (calibration >= s).sum().item()) / (n + 1) for s in test])
+            torch.testing.assert_close(p, brute.double())
+            assert torch.equal(test > fit.value, p <= alpha)
+
+
+def test_conformal_threshold_is_infinite_when_alpha_is_below_one_over_n_plus_one() -> None:
+    from anomaly_ae.thresholds import ConformalThreshold
+
+    assert ConformalThreshold(0.05).fit(torch.arange(10.0)).value == float("inf")
+
+
+def test_conformal_guarantee_holds_in_finite_samples() -> None:
+    """P(a new normal score is flagged) <= alpha for exchangeable scores, whatever n."""
+    from anomaly_ae.thresholds import ConformalThreshold
+
+    rng = np.random.default_rng(2)
+    n, alpha, trials = 49, 0.1, 4000
+    calibration = rng.lognormal(size=(trials, n))
+    new = rng.lognormal(size=trials)
+    flagged = [
+        new[t] > ConformalThreshold(alpha).fit(torch.from_numpy(calibration[t])).value
+        for t in range(trials)
+    ]
+    exact = math.floor(alpha * (n + 1)) / (n + 1)  # the level the test attains: 5 / 50
+    rate = float(np.mean(flagged))
+    assert rate <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / trials)
+    assert rate == pytest.approx(exact, abs=3 * math.sqrt(exact * (1 - exact) / trials))

@@ -52,8 +52,11 @@ class AnomalyDataModule(pl.LightningDataModule):
     Args:
         root: folder holding ``<DATASET>/raw/*-ubyte`` files (torchvision's layout).
         normal: the normal dataset (its train split is split into train/validation).
-        anomaly: the anomaly dataset (only its test split is used), or ``None`` to test on
-            normal data alone (type I error only).
+        anomaly: the anomaly dataset (only its test split is used); ``"<normal>_classes"``
+            (e.g. ``mnist_classes``) to take the normal set's ``anomaly_classes`` as the
+            anomalies and train on the other classes; or ``None`` to test on normal data
+            alone (type I error only).
+        anomaly_classes: the held-out classes of ``<normal>_classes``.
         train_size / val_size: the split of the normal training images (seed: 50,000 / 10,000).
         split_seed: seed of the generator that draws the split.
         shuffle_seed: seed of the training order; each epoch's order depends only on it and
@@ -82,6 +85,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         val_size: int = 10_000,
         split_seed: int = 42,
         shuffle_seed: int = 0,
+        anomaly_classes: list[int] | None = None,
         batch_size: int = 100,
         eval_batch_size: int = 1_000,
         batches_per_iteration: int = 10,
@@ -93,10 +97,20 @@ class AnomalyDataModule(pl.LightningDataModule):
         super().__init__()
         if batches_per_iteration < 1:
             raise ConfigError(f"data.batches_per_iteration={batches_per_iteration} must be >= 1")
+        # plain values: the hyperparameters go into checkpoints, read with weights_only=True
+        anomaly_classes = None if anomaly_classes is None else [int(c) for c in anomaly_classes]
         self.save_hyperparameters(logger=False)
         self.root = Path(root).expanduser().resolve()
         self.normal: IdxSource = get_source(normal, "data.normal")
-        self.anomaly: IdxSource | None = get_source(anomaly, "data.anomaly") if anomaly else None
+        # "<normal>_classes": the anomalies are the normal set's anomaly_classes (one-class setup)
+        self.held_out: tuple[int, ...] = ()
+        self.anomaly: IdxSource | None = None
+        if anomaly == f"{normal}_classes":
+            if not anomaly_classes:
+                raise ConfigError(f"data.anomaly={anomaly} needs data.anomaly_classes, e.g. [0]")
+            self.held_out = tuple(sorted({int(c) for c in anomaly_classes}))
+        elif anomaly:
+            self.anomaly = get_source(anomaly, "data.anomaly")
         self.train_set: ImageTensorDataset | None = None
         self.val_set: ImageTensorDataset | None = None
         self.test_set: ImageTensorDataset | None = None
@@ -104,11 +118,17 @@ class AnomalyDataModule(pl.LightningDataModule):
 
     @property
     def anomaly_name(self) -> str | None:
-        return self.anomaly.folder if self.anomaly else None
+        if self.held_out:
+            return f"{self.normal_name}-classes-{'-'.join(map(str, self.held_out))}"
+        return self.anomaly.display_name if self.anomaly else None
+
+    @property
+    def has_anomalies(self) -> bool:
+        return self.anomaly is not None or bool(self.held_out)
 
     @property
     def normal_name(self) -> str:
-        return self.normal.folder
+        return self.normal.display_name
 
     def prepare_data(self) -> None:
         """Check (and if allowed download) every file the run needs, before any training."""
@@ -125,14 +145,18 @@ class AnomalyDataModule(pl.LightningDataModule):
         if stage in ("test", None) and self.test_set is None:
             self._setup_test()
 
+    def _is_held_out(self, labels: torch.Tensor) -> torch.Tensor:
+        return torch.isin(labels, torch.tensor(self.held_out, dtype=labels.dtype))
+
     def _setup_train_val(self) -> None:
         hp = self.hparams
         train = self.normal.load(self.root, "train")
-        train_idx, val_idx = split_indices(len(train), hp.train_size, hp.val_size, hp.split_seed)
+        images = train.images[~self._is_held_out(train.labels)] if self.held_out else train.images
+        train_idx, val_idx = split_indices(len(images), hp.train_size, hp.val_size, hp.split_seed)
         # split the uint8 images first: the float copies are then made once, at a quarter of
         # the memory traffic of splitting float images
-        self.train_set = self._on_device(_normal_set(to_float_images(train.images[train_idx])))
-        self.val_set = self._on_device(_normal_set(to_float_images(train.images[val_idx])))
+        self.train_set = self._on_device(_normal_set(to_float_images(images[train_idx])))
+        self.val_set = self._on_device(_normal_set(to_float_images(images[val_idx])))
         log.info(
             "%s train split: %d train / %d validation images (split_seed=%d)",
             self.normal_name,
@@ -141,11 +165,26 @@ class AnomalyDataModule(pl.LightningDataModule):
             hp.split_seed,
         )
 
+    def _test_images(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Normal and anomalous test images as floats (``None``: no anomaly set)."""
+        test = self.normal.load(self.root, "test")
+        if self.held_out:
+            held = self._is_held_out(test.labels)
+            if not bool(held.any()):
+                raise ConfigError(
+                    f"data.anomaly_classes={list(self.held_out)} match no "
+                    f"{self.normal_name} test label"
+                )
+            return to_float_images(test.images[~held]), to_float_images(test.images[held])
+        normal = to_float_images(test.images)
+        if self.anomaly is None:
+            return normal, None
+        return normal, to_float_images(self.anomaly.load(self.root, "test").images)
+
     def _setup_test(self) -> None:
-        normal = to_float_images(self.normal.load(self.root, "test").images)
+        normal, anomalous = self._test_images()
         images, targets = [normal], [torch.full((len(normal),), NORMAL, dtype=torch.long)]
-        if self.anomaly is not None:
-            anomalous = to_float_images(self.anomaly.load(self.root, "test").images)
+        if anomalous is not None:
             if anomalous.shape[1:] != normal.shape[1:]:
                 raise ConfigError(
                     f"{self.anomaly_name} images are {tuple(anomalous.shape[2:])} but "
@@ -172,12 +211,12 @@ class AnomalyDataModule(pl.LightningDataModule):
         previews = {}
         if self.val_set is not None:
             previews[f"{self.normal_name}_validation"] = self.val_set.images[:n]
-        if self.anomaly is not None:
+        if self.has_anomalies:
             if self._anomaly_preview is None or len(self._anomaly_preview) < n:
                 if self.test_set is not None:
                     anomalous = self.test_set.images[self.test_set.targets == ANOMALY]
                 else:
-                    anomalous = to_float_images(self.anomaly.load(self.root, "test").images)
+                    anomalous = self._test_images()[1]
                 self._anomaly_preview = anomalous[:n].clone()
             previews[f"{self.anomaly_name}_test"] = self._anomaly_preview[:n]
         return previews

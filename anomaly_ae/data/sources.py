@@ -48,6 +48,11 @@ class IdxSource:
     def folder(self) -> str:
         return self.torchvision_class.__name__
 
+    @property
+    def display_name(self) -> str:
+        """How results name the set (``KMNIST``, ``EMNIST-letters``...)."""
+        return self.folder
+
     def raw_folder(self, root: str | Path) -> Path:
         return Path(root) / self.folder / "raw"
 
@@ -82,9 +87,7 @@ class IdxSource:
             reason = f"{existing} is read-only, so nothing is downloaded into it"
             raise DataNotFoundError(self._missing_message(root, split, reason, hint))
         try:
-            for archive, md5 in self.resources(split):
-                if not check_integrity(str(folder / Path(archive).stem)):
-                    self._download(archive, md5, folder)
+            self._fetch(root, split)
         except (OSError, RuntimeError, URLError) as err:
             _remove_empty_dirs(folder, stop_at=existing)
             reason = f"download failed: {_one_line(err)}"
@@ -96,7 +99,7 @@ class IdxSource:
         if missing:
             raise DataNotFoundError(self._missing_message(root, split, "not downloaded", ""))
         image_file, label_file = (self.raw_folder(root) / f for f in self.files(split))
-        images = read_idx(read_image_file, image_file, "image")
+        images = self._orient(read_idx(read_image_file, image_file, "image"))
         labels = read_idx(read_label_file, label_file, "label")
         if len(images) != len(labels):
             raise CorruptDataError(
@@ -105,6 +108,14 @@ class IdxSource:
                 "Replace both with the original files."
             )
         return LabelledImages(images=images, labels=labels)
+
+    def _fetch(self, root: str | Path, split: Split) -> None:
+        """Download the split's missing files, one archive at a time, from torchvision's
+        mirrors."""
+        folder = self.raw_folder(root)
+        for archive, md5 in self.resources(split):
+            if not check_integrity(str(folder / Path(archive).stem)):
+                self._download(archive, md5, folder)
 
     def _download(self, archive: str, md5: str, folder: Path) -> None:
         last_error: Exception | None = None
@@ -118,6 +129,9 @@ class IdxSource:
                 last_error = err
         assert last_error is not None
         raise last_error
+
+    def _orient(self, images: torch.Tensor) -> torch.Tensor:
+        return images
 
     def _missing_message(self, root: str | Path, split: Split, reason: str, hint: str) -> str:
         names = ", ".join(str(f) for f in self.files(split))
@@ -170,9 +184,38 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
+@dataclass(frozen=True)
+class EmnistSource(IdxSource):
+    """One split of EMNIST (e.g. ``letters``): ``EMNIST/raw/emnist-<split>-test-images-idx3-ubyte``.
+
+    EMNIST comes as one 535 MB archive of every split, which torchvision's EMNIST class
+    downloads and unpacks. Its images are stored transposed; they are turned upright, as MNIST's.
+    """
+
+    emnist_split: str = "letters"
+
+    @property
+    def display_name(self) -> str:
+        return f"EMNIST-{self.emnist_split}"
+
+    def files(self, split: Split) -> tuple[Path, Path]:
+        stem = f"emnist-{self.emnist_split}-{split}"
+        return Path(f"{stem}-images-idx3-ubyte"), Path(f"{stem}-labels-idx1-ubyte")
+
+    def _fetch(self, root: str | Path, split: Split) -> None:
+        self.torchvision_class(
+            str(root), split=self.emnist_split, train=split == "train", download=True
+        )
+
+    def _orient(self, images: torch.Tensor) -> torch.Tensor:
+        return images.transpose(1, 2).contiguous()
+
+
 SOURCES: dict[str, IdxSource] = {
     "mnist": IdxSource("mnist", tv_datasets.MNIST),
     "kmnist": IdxSource("kmnist", tv_datasets.KMNIST),
+    "fashion_mnist": IdxSource("fashion_mnist", tv_datasets.FashionMNIST),
+    "emnist_letters": EmnistSource("emnist_letters", tv_datasets.EMNIST, "letters"),
 }
 
 

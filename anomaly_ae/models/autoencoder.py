@@ -9,17 +9,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torchmetrics import MeanMetric
 
 from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
 from anomaly_ae.errors import ConfigError, TrainingDivergedError
 from anomaly_ae.metrics import ScoreCollector, detection_metrics
-from anomaly_ae.models.mlp import Decoder, Encoder
+from anomaly_ae.models.architectures import build_networks
 from anomaly_ae.scoring import reconstruction_error
-
-ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {"mlp": (Encoder, Decoder)}
 
 
 class AutoencoderModule(pl.LightningModule):
@@ -36,27 +33,21 @@ class AutoencoderModule(pl.LightningModule):
         architecture: str = "mlp",
         input_shape: Sequence[int] = (1, 28, 28),
         hidden_dims: Sequence[int] = (256, 128),
+        channels: Sequence[int] = (32, 64),
+        upsampling: str = "transpose",
         latent_dim: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__()
-        if architecture not in ARCHITECTURES:
-            choices = ", ".join(sorted(ARCHITECTURES))
-            raise ConfigError(f"model.architecture={architecture} is unknown; choose {choices}")
-        if latent_dim < 1 or any(d < 1 for d in hidden_dims):
-            raise ConfigError(
-                f"model.latent_dim={latent_dim} and model.hidden_dims={list(hidden_dims)} "
-                "must all be positive layer sizes"
-            )
         # Plain Python values (not OmegaConf containers) keep checkpoints loadable as weights.
         input_shape, hidden_dims = [int(v) for v in input_shape], [int(v) for v in hidden_dims]
-        latent_dim, lr, weight_decay = int(latent_dim), float(lr), float(weight_decay)
+        channels, latent_dim = [int(v) for v in channels], int(latent_dim)
+        lr, weight_decay = float(lr), float(weight_decay)
+        self.encoder, self.decoder = build_networks(
+            architecture, input_shape, hidden_dims, channels, upsampling, latent_dim
+        )
         self.save_hyperparameters(logger=False)  # the run logs its whole config instead
-
-        encoder_cls, decoder_cls = ARCHITECTURES[architecture]
-        self.encoder = encoder_cls(input_shape, hidden_dims, latent_dim)
-        self.decoder = decoder_cls(input_shape, hidden_dims, latent_dim)
         self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float64))
         self.calibration: dict[str, Any] = {}
         self.train_loss = MeanMetric(nan_strategy="disable")
@@ -99,7 +90,8 @@ class AutoencoderModule(pl.LightningModule):
 
     @property
     def is_calibrated(self) -> bool:
-        return bool(torch.isfinite(self.threshold))
+        # +inf is a valid fit (a conformal level too strict for the validation set's size)
+        return not bool(torch.isnan(self.threshold))
 
     def fitted_threshold(self) -> float:
         if not self.is_calibrated:
