@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anomaly_ae.errors import CheckpointError
+from anomaly_ae.errors import CheckpointError, one_line
 from anomaly_ae.models.autoencoder import AutoencoderModule
 
 _REQUIRED_KEYS = ("anomaly_ae", "hyper_parameters", "state_dict")
@@ -34,7 +34,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
-        reason = " ".join(str(err).split()).split(". ")[0][:200]
+        reason = one_line(err).split(". ")[0]
         raise CheckpointError(
             f"{path} could not be read as a checkpoint ({reason}); it is truncated, corrupt or "
             "not a PyTorch checkpoint. Use another checkpoint of the run (checkpoints/last.ckpt)"
@@ -65,7 +65,7 @@ def load_autoencoder(
         model = AutoencoderModule(**checkpoint["hyper_parameters"])
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError) as err:
-        reason = " ".join(str(err).split())[:300]
+        reason = one_line(err)
         raise CheckpointError(f"{path} does not match its own model settings ({reason})") from err
     model.on_load_checkpoint(checkpoint)
     return model

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from anomaly_ae.errors import AnomalyAEError
+from anomaly_ae.errors import AnomalyAEError, one_line
 
 _USER_ERRORS = (AnomalyAEError, MisconfigurationException)
 
@@ -38,8 +38,7 @@ def exit_on_user_error() -> Iterator[None]:
         cause = user_error_in(err)
         if cause is None:
             raise
-        message = " ".join(str(cause).split())
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        print(f"error: {one_line(cause, 2000)}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
 
 

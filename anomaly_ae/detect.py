@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,12 @@ from anomaly_ae.detector import Detection, Detector
 from anomaly_ae.inputs import InputError, Skipped
 
 
+def detector_threshold(detections: list[Detection]) -> float | None:
+    """The threshold for JSON: ``None`` when there is none or it is +inf (never flags)."""
+    value = detections[0].threshold if detections else None
+    return value if value is not None and math.isfinite(value) else None
+
+
 def write_detections(
     detections: list[Detection], skipped: list[Skipped], out_dir: str | Path, checkpoint: str
 ) -> tuple[Path, Path]:
@@ -33,15 +40,16 @@ def write_detections(
         writer = csv.DictWriter(handle, fieldnames=["path", "score", "threshold", "is_anomaly"])
         writer.writeheader()
         writer.writerows(asdict(d) for d in detections)
+    threshold = detector_threshold(detections)
     report = {
         "checkpoint": checkpoint,
-        "threshold": detections[0].threshold if detections else None,
+        "threshold": threshold,
         "n_scored": len(detections),
         "n_anomalies": sum(d.is_anomaly for d in detections),
-        "detections": [asdict(d) for d in detections],
+        "detections": [{**asdict(d), "threshold": threshold} for d in detections],
         "skipped": [asdict(s) for s in skipped],
     }
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    json_path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     return csv_path, json_path
 
 

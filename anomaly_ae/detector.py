@@ -58,15 +58,11 @@ class Detector:
     def predict(self, images, grayscale: bool = False, resize: bool = False) -> np.ndarray:
         """1 where an image is an anomaly (score above ``threshold_``), else 0."""
         scores = self._scores(images, grayscale, resize)
-        return self._flags(scores).cpu().numpy().astype(np.int64)
+        return self.model.flag(scores).cpu().numpy().astype(np.int64)
 
     def _scores(self, images, grayscale: bool, resize: bool) -> torch.Tensor:
         x = to_model_input(images, self.input_shape, grayscale, resize)
         return self.model.score_images(x, self.batch_size)
-
-    def _flags(self, scores: torch.Tensor) -> torch.Tensor:
-        """The model's own comparison (as in testing), so every path flags the same images."""
-        return scores > self.model.threshold.to(scores.device)
 
     def detect_path(
         self, path: str | Path, grayscale: bool = False, resize: bool = False
@@ -76,7 +72,7 @@ class Detector:
         if not inputs.names:
             return [], skipped
         scores = self.model.score_images(inputs.images, self.batch_size)
-        flags = self._flags(scores).cpu().tolist()
+        flags = self.model.flag(scores).cpu().tolist()
         detections = [
             Detection(name, score, self.threshold_, flag)
             for name, score, flag in zip(inputs.names, scores.cpu().tolist(), flags, strict=True)

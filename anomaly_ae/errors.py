@@ -1,6 +1,7 @@
 """Errors a user can fix: each message says what is wrong, where, and what to do.
 
-The entry points print these as a single line (no traceback) and exit non-zero.
+The entry points print any :class:`AnomalyAEError` (and Lightning's own
+``MisconfigurationException``) as a single line with no traceback, and exit non-zero.
 """
 
 
@@ -26,3 +27,8 @@ class CheckpointError(AnomalyAEError):
 
 class TrainingDivergedError(AnomalyAEError):
     """The training loss stopped being a finite number."""
+
+
+def one_line(err: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, at most ``limit`` characters."""
+    return " ".join(str(err).split())[:limit]

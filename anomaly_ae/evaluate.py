@@ -23,7 +23,7 @@ from anomaly_ae.outputs import finish_run
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint ``cfg.ckpt_path`` on ``cfg.data``; returns results.json's content."""
-    prepare_process(cfg.get("flush_denormal", True))
+    prepare_process(cfg.flush_denormal)
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
         raise ConfigError(
             "ckpt_path is required: python -m anomaly_ae.evaluate "

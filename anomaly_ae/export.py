@@ -44,10 +44,24 @@ class ExportedDetector(nn.Module):
         return scores, scores > self.threshold
 
 
-def export_detector(model: AutoencoderModule, fmt: str, path: str | Path) -> Path:
-    """Write ``model`` with its threshold as ``fmt`` (``onnx`` or ``torchscript``) to ``path``."""
+def file_suffix(fmt: str) -> str:
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt} is not supported; choose one of {', '.join(FORMATS)}")
+    return FORMATS[fmt]
+
+
+def check_images(shape: tuple[int, ...], count: int, seed: int) -> torch.Tensor:
+    """Noise images from black to full brightness: their scores run from below the
+    threshold of a trained detector to far above it, so the flags are compared on both
+    sides."""
+    generator = torch.Generator().manual_seed(seed)
+    brightness = torch.linspace(0, 1, count).view(-1, *([1] * len(shape)))
+    return torch.rand(count, *shape, generator=generator) * brightness
+
+
+def export_detector(model: AutoencoderModule, fmt: str, path: str | Path) -> Path:
+    """Write ``model`` with its threshold as ``fmt`` (``onnx`` or ``torchscript``) to ``path``."""
+    file_suffix(fmt)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = ExportedDetector(model.cpu()).eval()
@@ -93,7 +107,7 @@ def check_export(
     """Compare the exported file with the checkpoint's model on ``images``."""
     with torch.no_grad():
         expected = model.cpu().eval().score(images)
-    flags_expected = (expected > model.threshold).numpy()
+    flags_expected = model.flag(expected).numpy()
     scores, flags = run_exported(path, fmt, images)
     difference = np.abs(scores - expected.numpy())
     return {
@@ -101,6 +115,7 @@ def check_export(
         "max_abs_score_difference": float(difference.max()),
         "max_rel_score_difference": float((difference / np.maximum(expected.numpy(), 1e-12)).max()),
         "flags_differ": int((flags != flags_expected).sum()),
+        "flagged": int(flags_expected.sum()),
     }
 
 
@@ -113,20 +128,16 @@ def _require(*packages: str) -> None:
 def export(cfg: DictConfig) -> dict:
     prepare_process(cfg.flush_denormal)
     model = load_autoencoder(cfg.ckpt_path)
-    if cfg.format not in FORMATS:
-        raise ConfigError(
-            f"format={cfg.format} is not supported; choose one of {', '.join(FORMATS)}"
-        )
-    path = Path(cfg.output or Path(cfg.paths.output_dir) / f"detector{FORMATS[cfg.format]}")
+    suffix = file_suffix(cfg.format)
+    path = Path(cfg.output or Path(cfg.paths.output_dir) / f"detector{suffix}")
     export_detector(model, cfg.format, path)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    images = torch.rand(cfg.check_images, *model.hparams.input_shape, generator=generator)
+    images = check_images(tuple(model.hparams.input_shape), cfg.check_images, cfg.seed)
     check = check_export(model, path, cfg.format, images)
     print(f"written: {path} ({cfg.format}; threshold {model.fitted_threshold():.4f} baked in)")
     print(
         f"checked on {check['images']} images against the checkpoint: scores differ by at most "
         f"{check['max_abs_score_difference']:.2e} ({check['max_rel_score_difference']:.1e} "
-        f"relative), {check['flags_differ']} flags differ"
+        f"relative), {check['flags_differ']} flags differ ({check['flagged']} flagged)"
     )
     return {"path": str(path), "check": check}
 

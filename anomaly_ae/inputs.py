@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.datasets.mnist import read_image_file
 
 from anomaly_ae.data.sources import read_idx
-from anomaly_ae.errors import AnomalyAEError, CorruptDataError
+from anomaly_ae.errors import AnomalyAEError, CorruptDataError, one_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 # ITU-R 601-2 luma, the weights PIL's convert("L") uses
@@ -73,7 +73,7 @@ def to_model_input(
     if x.dim() >= 3 and x.shape[-1] in (3, 4) and x.shape[-3] not in (1, 3, 4):
         if not grayscale:
             raise InputError(
-                "the images have colour channels; pass grayscale=true to convert them to gray"
+                "the images have colour channels; pass grayscale=true to make them gray"
             )
         x = (x[..., :3] * _LUMA).sum(-1)  # channels last, alpha dropped
     if x.dim() == 2:
@@ -137,9 +137,7 @@ def read_inputs(
     skipped: list[Skipped] = []
     for file in files:
         try:
-            images = to_model_input(
-                _read_file(file, grayscale, resize, shape), shape, grayscale, resize
-            )
+            images = to_model_input(_read_file(file), shape, grayscale, resize)
         except (InputError, CorruptDataError) as err:
             skipped.append(Skipped(str(file), str(err).removeprefix(f"{file} ")))
             continue
@@ -152,41 +150,34 @@ def read_inputs(
     return InputImages(names, torch.cat(batches) if batches else empty), skipped
 
 
-def _read_file(
-    file: Path, grayscale: bool, resize: bool, shape: tuple[int, int, int]
-) -> np.ndarray | torch.Tensor:
+def _read_file(file: Path) -> np.ndarray | torch.Tensor:
     suffix = file.suffix.lower()
     if suffix == ".npy":
         try:
             return np.load(file, allow_pickle=False)
         except (ValueError, OSError) as err:
-            raise InputError(f"not a readable .npy array ({_one_line(err)})") from err
+            raise InputError(f"not a readable .npy array ({one_line(err, 200)})") from err
     if suffix == ".idx" or file.name.endswith("-ubyte"):
         return read_idx(read_image_file, file, "image", advice="")
-    return _read_picture(file, grayscale, resize, shape)
+    return _read_picture(file)
 
 
-def _read_picture(
-    file: Path, grayscale: bool, resize: bool, shape: tuple[int, int, int]
-) -> np.ndarray:
+def _read_picture(file: Path) -> np.ndarray:
+    """The picture's pixels as an array; gray stays ``(H, W)``, colour becomes ``(H, W, 3)``.
+
+    Conversions (to gray, to the model's size) are left to :func:`to_model_input`, so a file
+    and the same pixels passed as an array give the same scores.
+    """
     try:
         with Image.open(file) as image:
             image.load()
-            if image.mode not in ("L", "1"):
-                if not grayscale:
-                    raise InputError(
-                        f"is a {image.mode} image; pass grayscale=true to convert it to gray"
-                    )
-                image = image.convert("L")
-            image = image.convert("L")
-            _, height, width = shape
-            if image.size != (width, height) and resize:
-                image = image.resize((width, height), Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
+            if image.mode in ("L", "1", "LA"):
+                return np.array(image.getchannel(0), dtype=np.uint8)
+            if image.mode.startswith("I;16"):
+                return np.array(image, dtype=np.float32) / 65535.0
+            if image.mode == "F":
+                return np.array(image, dtype=np.float32)
+            return np.array(image.convert("RGB"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as err:
         kind = "an image" if file.suffix.lower() in IMAGE_SUFFIXES else "an image, .npy or IDX file"
-        raise InputError(f"cannot be read as {kind} ({_one_line(err)})") from err
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:200]
+        raise InputError(f"cannot be read as {kind} ({one_line(err, 200)})") from err

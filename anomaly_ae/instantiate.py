@@ -25,7 +25,7 @@ def _instantiate_group(cfg: DictConfig | None, kind: type) -> list[Any]:
         if isinstance(node, DictConfig) and "_target_" in node:
             obj = hydra.utils.instantiate(node)
             if not isinstance(obj, kind):
-                raise TypeError(f"{name} ({node._target_}) is not a {kind.__name__}")
+                raise ConfigError(f"{name} ({node._target_}) is not a {kind.__name__}")
             objects.append(obj)
     return objects
 

@@ -38,7 +38,8 @@ class ScoreCollector(Metric):
 
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(scores, targets)`` ordered by dataset index, duplicates removed."""
-        if isinstance(self.scores, list) and not self.scores:  # after a DDP sync: one tensor
+        # states are lists until a DDP sync concatenates them into one tensor
+        if isinstance(self.scores, list) and not self.scores:
             empty = torch.empty(0, device=self.device)
             return empty, empty.long()
         indices = dim_zero_cat(self.indices)

@@ -1,5 +1,5 @@
-"""What a finished run leaves behind: results.json, report.png, the final hyperparameters in
-TensorBoard's HParams tab, and the summary printed at the end."""
+"""Finishing a run: write results.json and report.png, give TensorBoard's HParams tab the final
+metrics, and print the summary."""
 
 from __future__ import annotations
 
@@ -26,8 +26,12 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
             "devices": trainer.num_devices,
             "name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         },
-        "training": {"epochs": trainer.current_epoch, "optimizer_steps": trainer.global_step},
     }
+    if trainer.global_step:  # a run that trained (evaluate's trainer never does)
+        facts["training"] = {
+            "epochs": trainer.current_epoch,
+            "optimizer_steps": trainer.global_step,
+        }
     saved = {}
     for callback in trainer.checkpoint_callbacks:
         if getattr(callback, "best_model_path", ""):

@@ -6,6 +6,7 @@ display or touches global state.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ def plot_score_distributions(
         ax.text(0.5, 0.5, "no scores", ha="center", transform=ax.transAxes)
         return
     top = max(float(np.quantile(v, 0.995)) for v in values)
-    bins = np.linspace(0.0, max(top, threshold) * 1.05, 80)
+    if math.isfinite(threshold):
+        top = max(top, threshold)
+    bins = np.linspace(0.0, top * 1.05, 80)
     for name, scores in sets.items():
         if scores.numel():
             ax.hist(
@@ -40,7 +43,8 @@ def plot_score_distributions(
                 alpha=0.45,
                 label=f"{name} ({scores.numel()})",
             )
-    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f}")
+    if math.isfinite(threshold):
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f}")
     ax.set_xlabel("anomaly score (sum of squared error; the last bin holds the tail)")
     ax.set_ylabel("density")
     ax.set_title("Score distributions" + (f": {annotation}" if annotation else ""))

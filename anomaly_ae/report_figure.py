@@ -16,6 +16,7 @@ from anomaly_ae.plots import (
     plot_training_loss,
     save_figure,
 )
+from anomaly_ae.reporting import percent
 
 
 def report_figure(
@@ -35,9 +36,9 @@ def report_figure(
     sets[f"test {normal_name}"] = scores[targets == NORMAL]
     if anomaly_name is not None:
         sets[f"test {anomaly_name}"] = scores[targets == ANOMALY]
-    errors = [f"type I error {_percent(metrics['type_I_error'])}"]
+    errors = [f"type I error {percent(metrics['type_I_error'])}"]
     if anomaly_name is not None:
-        errors.append(f"type II error {_percent(metrics['type_II_error'])}")
+        errors.append(f"type II error {percent(metrics['type_II_error'])}")
 
     fig = Figure(figsize=(18, 5))
     axes = fig.subplots(1, 3)
@@ -58,7 +59,3 @@ def write_report(
     return save_figure(
         report_figure(model, metrics, normal_name, anomaly_name), Path(run_dir) / "report.png"
     )
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f} %"

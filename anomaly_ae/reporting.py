@@ -1,8 +1,9 @@
-"""What a run leaves behind: ``results.json`` and the summary table printed at the end."""
+"""The content of ``results.json`` and the summary table printed at the end of a run."""
 
 from __future__ import annotations
 
 import json
+import math
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -45,12 +46,17 @@ def build_results(
 ) -> dict[str, Any]:
     """The content of ``results.json``; ``extra`` adds run facts (checkpoints, timings, device)."""
     notes = []
+    if math.isinf(threshold):
+        notes.append(
+            "the threshold is +inf: threshold.alpha is below 1 / (n + 1) for the "
+            f"{calibration.get('n')} validation scores, so no image can be flagged"
+        )
     if anomaly_name is None:
         names = ", ".join(ANOMALY_METRICS)
         notes.append(f"anomaly metrics not computed ({names}): data.anomaly=null")
     return {
         "task": task,
-        "threshold": threshold,
+        "threshold": threshold if math.isfinite(threshold) else None,
         "calibration": calibration,
         "data": {"normal": normal_name, "anomaly": anomaly_name},
         "metrics": metrics,
@@ -72,13 +78,15 @@ def format_summary(results: dict[str, Any]) -> str:
     """A short table in the seed's terms: images flagged per set, type I and type II errors."""
     m, data, cal = results["metrics"], results["data"], results["calibration"]
     rule = _describe_rule(cal)
-    lines = [f"threshold {results['threshold']:.4f} ({rule})"]
+    threshold = results["threshold"]
+    shown = "+inf" if threshold is None else f"{threshold:.4f}"
+    lines = [f"threshold {shown} ({rule})"]
     names = [data["normal"] + " test"] + ([data["anomaly"] + " test"] if data["anomaly"] else [])
     width = max(16, *(len(n) + 2 for n in names))
     lines.append(f"  {'set':<{width}}{'images':>8}{'flagged':>9}  error")
     lines.append(
         f"  {names[0]:<{width}}{m['n_normal']:>8}{m['n_normal_flagged']:>9}  "
-        f"type I  {_percent(m['type_I_error'])}"
+        f"type I  {percent(m['type_I_error'])}"
     )
     if data["anomaly"] is None:
         lines.append(
@@ -88,7 +96,7 @@ def format_summary(results: dict[str, Any]) -> str:
     else:
         lines.append(
             f"  {names[1]:<{width}}{m['n_anomaly']:>8}{m['n_anomaly_flagged']:>9}  "
-            f"type II {_percent(m['type_II_error'])}"
+            f"type II {percent(m['type_II_error'])}"
         )
         lines.append(
             f"  AUROC {m['auroc']:.4f}   average precision {m['average_precision']:.4f}   "
@@ -97,7 +105,7 @@ def format_summary(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f} %"
 
 

@@ -31,7 +31,7 @@ class DataConfig:
     shuffle_seed: int = 0
     batch_size: int = 100
     eval_batch_size: int = 1_000
-    batches_per_iteration: int = 10
+    batches_per_iteration: int = 50
     data_on_device: bool = True
     num_workers: int = 0
     pin_memory: Optional[bool] = None  # noqa: UP045
@@ -39,8 +39,8 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    """The MLP (model=mlp)."""
+class MlpModelConfig:
+    """model=mlp, the seed's autoencoder."""
 
     _target_: str = "anomaly_ae.models.AutoencoderModule"
     architecture: str = "mlp"
@@ -159,7 +159,7 @@ class ExportConfig(RunConfig):
 def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(group="data", name="schema", node=DataConfig)
-    store.store(group="model", name="schema", node=ModelConfig)
+    store.store(group="model", name="mlp_schema", node=MlpModelConfig)
     store.store(group="model", name="conv_schema", node=ConvModelConfig)
     store.store(group="threshold", name="gaussian_schema", node=GaussianThresholdConfig)
     store.store(group="threshold", name="quantile_schema", node=QuantileThresholdConfig)

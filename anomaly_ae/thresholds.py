@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from anomaly_ae.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ThresholdFit:
@@ -50,7 +52,7 @@ class GaussianThreshold:
 
 def _check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha} must lie strictly between 0 and 1")
+        raise ConfigError(f"threshold.alpha={alpha} must lie strictly between 0 and 1")
 
 
 def _sorted_scores(scores: torch.Tensor) -> torch.Tensor:
@@ -70,8 +72,10 @@ class QuantileThreshold:
 
     alpha: float = 0.01
 
-    def fit(self, scores: torch.Tensor) -> ThresholdFit:
+    def __post_init__(self) -> None:
         _check_alpha(self.alpha)
+
+    def fit(self, scores: torch.Tensor) -> ThresholdFit:
         s = _sorted_scores(scores)
         n = s.numel()
         # round away float noise (10000 * 0.99 = 9900.000000000002) before the ceiling
@@ -95,8 +99,10 @@ class ConformalThreshold:
 
     alpha: float = 0.01
 
-    def fit(self, scores: torch.Tensor) -> ThresholdFit:
+    def __post_init__(self) -> None:
         _check_alpha(self.alpha)
+
+    def fit(self, scores: torch.Tensor) -> ThresholdFit:
         s = _sorted_scores(scores)
         n = s.numel()
         c = math.floor(round(self.alpha * (n + 1), 9)) - 1

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, calibrate and test as ``cfg`` says; returns the content of results.json."""
-    prepare_process(cfg.get("flush_denormal", True))
+    prepare_process(cfg.flush_denormal)
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)
@@ -45,7 +45,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         for name, value in trainer.callback_metrics.items()
         if name.startswith("val/")
     }
-    if trainer.interrupted or not cfg.get("test", True):
+    if trainer.interrupted or not cfg.test:
         return {"validation": validation, "timings": timings}
 
     started = time.perf_counter()
@@ -58,7 +58,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def resume_checkpoint(cfg: DictConfig) -> str | None:
     """The checkpoint ``ckpt_path`` names (``last``: the newest of the earlier runs), checked
     before anything is trained; ``None`` to start from scratch."""
-    path = cfg.get("ckpt_path")
+    path = cfg.ckpt_path
     if path is None:
         return None
     if path == "last":
@@ -74,7 +74,7 @@ def optimized_metric(cfg: DictConfig) -> str | None:
     Only validation quantities (``val/...``) qualify: choosing settings by a test metric would
     fit them to the anomaly test set and make its numbers optimistic.
     """
-    metric = cfg.get("optimized_metric")
+    metric = cfg.optimized_metric
     if metric and not str(metric).startswith("val/"):
         raise ConfigError(
             f"optimized_metric={metric} is not a validation quantity; use one such as "

@@ -226,9 +226,7 @@ def test_grouped_batches_are_the_same_batches_in_the_same_order(tiny_root: Path)
     grouped = tiny_module(tiny_root, batches_per_iteration=4, batch_size=30)
     single.setup("fit")
     grouped.setup("fit")
-    torch.manual_seed(3)
     expected = [b.indices.tolist() for b in single.train_dataloader()]
-    torch.manual_seed(3)
     items = list(grouped.train_dataloader())
     # 200 images: 6 batches of 30 and one of 20 -> groups of 4 and 2, then the short batch
     assert [tuple(b.images.shape[:2]) for b in items] == [(4, 30), (2, 30), (1, 20)]
@@ -254,3 +252,26 @@ def test_epoch_shuffle_depends_only_on_seed_and_epoch() -> None:
     fresh.set_epoch(1)
     assert list(fresh) == second, "a resumed run gets the same order for the same epoch"
     assert list(EpochShuffleSampler(range(50), seed=4)) != first
+
+
+def test_lightning_sees_the_training_loader_as_shuffled(tiny_root: Path) -> None:
+    """Under DDP Lightning swaps in a DistributedSampler whose ``shuffle`` it reads off the
+    loader: the training loader must look shuffled, the evaluation loaders must not."""
+    from pytorch_lightning.utilities.data import _is_dataloader_shuffled
+
+    dm = tiny_module(tiny_root)
+    dm.setup()
+    assert _is_dataloader_shuffled(dm.train_dataloader())
+    assert not _is_dataloader_shuffled(dm.val_dataloader())
+    assert not _is_dataloader_shuffled(dm.test_dataloader())
+
+
+@pytest.mark.parametrize("setting", ["batch_size", "eval_batch_size", "batches_per_iteration"])
+def test_sizes_below_one_are_config_errors(tiny_root: Path, setting: str) -> None:
+    with pytest.raises(ConfigError, match=f"data.{setting}=0 must be at least 1"):
+        tiny_module(tiny_root, **{setting: 0})
+
+
+def test_a_path_root_keeps_checkpoints_loadable(tiny_root: Path) -> None:
+    dm = tiny_module(tiny_root)
+    assert dm.hparams.root == str(tiny_root), "plain values only: checkpoints use weights_only"

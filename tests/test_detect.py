@@ -214,3 +214,19 @@ def test_real_data_idx_files_are_scored(detector: Detector, tiny_root: Path) -> 
     detections, skipped = detector.detect_path(raw / "t10k-images-idx3-ubyte")
     assert not skipped and len(detections) == 40
     assert all(d.is_anomaly for d in detections)
+
+
+def test_files_score_like_the_same_pixels_given_as_arrays(
+    detector: Detector, tmp_path: Path, digits: np.ndarray
+) -> None:
+    colour = np.stack([digits[1]] * 3, -1)
+    big = np.kron(digits[2], np.ones((2, 2), np.uint8))
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    Image.fromarray(big).save(tmp_path / "big.png")
+    detections, skipped = detector.detect_path(tmp_path, grayscale=True, resize=True)
+    assert not skipped
+    by_name = {Path(d.path).name: d.score for d in detections}
+    assert by_name["colour.png"] == pytest.approx(
+        float(detector.score(colour, grayscale=True)[0]), rel=1e-6
+    )
+    assert by_name["big.png"] == pytest.approx(float(detector.score(big, resize=True)[0]), rel=1e-6)

@@ -59,7 +59,15 @@ def test_sizes_are_configurable_and_shapes_round_trip() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"latent_dim": 0}, {"hidden_dims": [128, -1]}, {"architecture": "transformer"}]
+    "kwargs",
+    [
+        {"latent_dim": 0},
+        {"hidden_dims": [128, -1]},
+        {"architecture": "transformer"},
+        {"lr": -1.0},
+        {"lr": 0.0},
+        {"weight_decay": -0.1},
+    ],
 )
 def test_bad_model_settings_are_config_errors(kwargs: dict) -> None:
     with pytest.raises(ConfigError, match=r"model\."):
@@ -75,15 +83,14 @@ def test_score_is_per_image_sum_of_squared_error() -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
-def test_predict_needs_a_fitted_threshold_and_uses_it() -> None:
+def test_flagging_needs_a_fitted_threshold_and_uses_it() -> None:
     model = AutoencoderModule().eval()
-    x = torch.rand(6, 1, 28, 28)
+    with torch.no_grad():
+        scores = model.score(torch.rand(6, 1, 28, 28))
     assert not model.is_calibrated
     with pytest.raises(ConfigError, match="no fitted threshold"):
-        model.predict_anomaly(x)
-    with torch.no_grad():
-        scores = model.score(x)
-        model.set_threshold(float(scores.median()), {"rule": "manual"})
-        flags = model.predict_anomaly(x)
+        model.flag(scores)
+    model.set_threshold(float(scores.median()), {"rule": "manual"})
+    flags = model.flag(scores)
     assert math.isclose(model.fitted_threshold(), float(scores.median()), rel_tol=1e-12)
     assert torch.equal(flags, scores > scores.median())

@@ -17,7 +17,14 @@ from hydra.errors import ConfigCompositionException
 from anomaly_ae.checkpoint import load_autoencoder
 from anomaly_ae.errors import TrainingDivergedError
 from anomaly_ae.export import check_export, export_detector, run_exported
-from tests.conftest import compose_config, make_tiny_root, run_train, tiny_overrides
+from tests.conftest import (
+    anomaly_images,
+    compose_config,
+    make_tiny_root,
+    normal_images,
+    run_train,
+    tiny_overrides,
+)
 
 # big enough that an epoch lasts a good fraction of a second, so the kill lands mid-run
 SLOW = {"train": 2400, "test": 60, "anomaly": 40}
@@ -118,10 +125,16 @@ def test_export_agrees_with_the_checkpoint(
     model = load_autoencoder(trained[1]["checkpoints"]["last"])
     path = export_detector(model, fmt, tmp_path / f"detector.{fmt}")
     rng = np.random.default_rng(0)
-    images = torch.from_numpy(rng.random((64, 1, 28, 28), dtype=np.float32))
+    # normal-like and anomaly-like images, so that the flags differ from image to image
+    raw = np.concatenate([normal_images(32, rng), anomaly_images(32, rng)])
+    images = torch.from_numpy(raw).float().div(255)[:, None]
     check = check_export(model, path, fmt, images)
-    assert check["flags_differ"] == 0
+    assert check["flags_differ"] == 0 and check["flagged"] == 32
     assert check["max_rel_score_difference"] < 1e-4
+    # the baked-in threshold lies between the scores of the two kinds of image
+    threshold = model.fitted_threshold()
+    scores, _ = run_exported(path, fmt, images)
+    assert scores.min() < threshold < scores.max()
     scores, flags = run_exported(path, fmt, images[:5])  # any batch size
     assert scores.shape == (5,) and flags.dtype == np.bool_
 

@@ -11,6 +11,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
 from anomaly_ae.data.tensors import ANOMALY, NORMAL
+from anomaly_ae.errors import ConfigError
 from anomaly_ae.metrics import scores_to_unit_interval
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.plots import roc_figure
@@ -32,6 +33,11 @@ class TensorBoardViews(Callback):
     """
 
     def __init__(self, every_n_epochs: int = 2, num_images: int = 16) -> None:
+        if every_n_epochs < 1 or num_images < 1:
+            raise ConfigError(
+                f"callbacks.tensorboard_views: every_n_epochs={every_n_epochs} and "
+                f"num_images={num_images} must be at least 1"
+            )
         self.every_n_epochs = every_n_epochs
         self.num_images = num_images
         self._grids_logged_at: int | None = None  # the step of the last image grids

@@ -1,4 +1,4 @@
-"""Fits the decision threshold on the validation scores after every validation epoch."""
+"""Collects every validation epoch's scores and fits the decision threshold on them."""
 
 from __future__ import annotations
 

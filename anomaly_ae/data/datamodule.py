@@ -88,17 +88,24 @@ class AnomalyDataModule(pl.LightningDataModule):
         anomaly_classes: list[int] | None = None,
         batch_size: int = 100,
         eval_batch_size: int = 1_000,
-        batches_per_iteration: int = 10,
+        batches_per_iteration: int = 50,
         data_on_device: bool = True,
         num_workers: int = 0,
         pin_memory: bool | None = None,
         download: bool = True,
     ) -> None:
         super().__init__()
-        if batches_per_iteration < 1:
-            raise ConfigError(f"data.batches_per_iteration={batches_per_iteration} must be >= 1")
+        sizes = {
+            "batch_size": batch_size,
+            "eval_batch_size": eval_batch_size,
+            "batches_per_iteration": batches_per_iteration,
+        }
+        for key, value in sizes.items():
+            if value < 1:
+                raise ConfigError(f"data.{key}={value} must be at least 1")
         # plain values: the hyperparameters go into checkpoints, read with weights_only=True
         anomaly_classes = None if anomaly_classes is None else [int(c) for c in anomaly_classes]
+        root = str(root)
         self.save_hyperparameters(logger=False)
         self.root = Path(root).expanduser().resolve()
         self.normal: IdxSource = get_source(normal, "data.normal")
@@ -121,10 +128,6 @@ class AnomalyDataModule(pl.LightningDataModule):
         if self.held_out:
             return f"{self.normal_name}-classes-{'-'.join(map(str, self.held_out))}"
         return self.anomaly.display_name if self.anomaly else None
-
-    @property
-    def has_anomalies(self) -> bool:
-        return self.anomaly is not None or bool(self.held_out)
 
     @property
     def normal_name(self) -> str:
@@ -211,7 +214,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         previews = {}
         if self.val_set is not None:
             previews[f"{self.normal_name}_validation"] = self.val_set.images[:n]
-        if self.has_anomalies:
+        if self.anomaly_name is not None:
             if self._anomaly_preview is None or len(self._anomaly_preview) < n:
                 if self.test_set is not None:
                     anomalous = self.test_set.images[self.test_set.targets == ANOMALY]

@@ -19,7 +19,7 @@ from torchvision import datasets as tv_datasets
 from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import check_integrity, download_and_extract_archive
 
-from anomaly_ae.errors import ConfigError, CorruptDataError, DataNotFoundError
+from anomaly_ae.errors import ConfigError, CorruptDataError, DataNotFoundError, one_line
 
 Split = Literal["train", "test"]
 
@@ -90,7 +90,7 @@ class IdxSource:
             self._fetch(root, split)
         except (OSError, RuntimeError, URLError) as err:
             _remove_empty_dirs(folder, stop_at=existing)
-            reason = f"download failed: {_one_line(err)}"
+            reason = f"download failed: {one_line(err)}"
             raise DataNotFoundError(self._missing_message(root, split, reason, hint)) from err
 
     def load(self, root: str | Path, split: Split) -> LabelledImages:
@@ -155,7 +155,7 @@ def read_idx(reader, path: Path, what: str, advice: str = _REFETCH) -> torch.Ten
         if path.stat().st_size == 0:
             reason = "the file is empty"
         else:
-            reason = _one_line(err) or "its magic number is not an IDX one"
+            reason = one_line(err) or "its magic number is not an IDX one"
         message = (
             f"{path} is not a readable IDX {what} file ({reason}); it is corrupt or truncated."
         )
@@ -178,10 +178,6 @@ def _remove_empty_dirs(folder: Path, stop_at: Path) -> None:
     while folder != stop_at and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
         folder = folder.parent
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
-from torch.utils.data import BatchSampler, Dataset, Sampler
+from torch.utils.data import BatchSampler, Dataset, RandomSampler
 
 NORMAL, ANOMALY = 0, 1
 
@@ -66,15 +66,18 @@ class ImageTensorDataset(Dataset):
         return Batch(images, self.targets.index_select(0, flat).view(idx.shape), idx)
 
 
-class EpochShuffleSampler(Sampler[int]):
+class EpochShuffleSampler(RandomSampler):
     """A random order of ``range(n)`` that depends only on ``(seed, epoch)``.
 
     Lightning calls ``set_epoch`` before every epoch (as for ``DistributedSampler``), so a run
     resumed from a checkpoint shuffles its remaining epochs exactly as the uninterrupted run
-    would have, whatever else drew random numbers before.
+    would have, whatever else drew random numbers before. It is a ``RandomSampler`` so that
+    Lightning sees a shuffled loader: under DDP it then puts in a shuffling
+    ``DistributedSampler`` (seeded by the run's ``seed``, also per epoch) in its place.
     """
 
     def __init__(self, data_source, seed: int) -> None:
+        super().__init__(data_source)
         self.n = len(data_source)
         self.seed = seed
         self.epoch = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -44,6 +45,10 @@ class AutoencoderModule(pl.LightningModule):
         input_shape, hidden_dims = [int(v) for v in input_shape], [int(v) for v in hidden_dims]
         channels, latent_dim = [int(v) for v in channels], int(latent_dim)
         lr, weight_decay = float(lr), float(weight_decay)
+        if not lr > 0 or weight_decay < 0:
+            raise ConfigError(
+                f"model.lr={lr} must be positive and model.weight_decay={weight_decay} not negative"
+            )
         self.encoder, self.decoder = build_networks(
             architecture, input_shape, hidden_dims, channels, upsampling, latent_dim
         )
@@ -84,9 +89,13 @@ class AutoencoderModule(pl.LightningModule):
         finally:
             self.train(was_training)
 
-    def predict_anomaly(self, images: torch.Tensor) -> torch.Tensor:
-        """``True`` where an image's score exceeds the fitted threshold."""
-        return self.score(images) > self.fitted_threshold()
+    def flag(self, scores: torch.Tensor) -> torch.Tensor:
+        """``True`` where a score is above the fitted threshold.
+
+        The comparison runs in the scores' float32, as in testing (``detection_metrics``) and
+        in exported models, so every path flags the same images.
+        """
+        return scores > self.fitted_threshold()
 
     @property
     def is_calibrated(self) -> bool:
@@ -96,9 +105,9 @@ class AutoencoderModule(pl.LightningModule):
     def fitted_threshold(self) -> float:
         if not self.is_calibrated:
             raise ConfigError(
-                "the model has no fitted threshold: it was never validated. Train it with the "
-                "threshold callback (python -m anomaly_ae.train), or evaluate with "
-                "refit_threshold=true"
+                "the model has no fitted threshold (it was never validated): use a checkpoint "
+                "that python -m anomaly_ae.train wrote after a validation epoch, or let "
+                "python -m anomaly_ae.evaluate fit one with refit_threshold=true"
             )
         return float(self.threshold)
 
@@ -146,11 +155,14 @@ class AutoencoderModule(pl.LightningModule):
             return
         first = int((~finite).nonzero()[0])
         step = self.global_step - len(recent) + first + 1
-        kept = getattr(self.trainer.checkpoint_callback, "dirpath", None)
+        saved = [
+            Path(c.best_model_path) for c in self.trainer.checkpoint_callbacks if c.best_model_path
+        ]
+        kept = f". Checkpoints of earlier epochs are kept in {saved[0].parent}" if saved else ""
         raise TrainingDivergedError(
             f"the training loss became {recent[first].item()} at optimizer step {step} "
             f"(epoch {self.current_epoch}); lower model.lr or look for NaN/inf pixels in the "
-            "data" + (f". Checkpoints of earlier epochs are kept in {kept}" if kept else "")
+            f"data{kept}"
         )
 
     def training_losses(self) -> torch.Tensor:
