@@ -62,18 +62,23 @@ def _sorted_scores(scores: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class QuantileThreshold:
+class _LevelRule:
+    """A rule with a target false-positive rate ``alpha`` in (0, 1)."""
+
+    alpha: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check_alpha(self.alpha)
+
+
+@dataclass(frozen=True)
+class QuantileThreshold(_LevelRule):
     """The empirical inverse CDF of the validation scores at ``1 - alpha``.
 
     With ``F_n(x) = #{s_i <= x} / n``, ``G(u) = inf{x : u <= F_n(x)}`` is the
     ``ceil(n u)``-th smallest score, so the share of validation scores above the threshold
     (the validation type I error) is at most ``alpha``.
     """
-
-    alpha: float = 0.01
-
-    def __post_init__(self) -> None:
-        _check_alpha(self.alpha)
 
     def fit(self, scores: torch.Tensor) -> ThresholdFit:
         s = _sorted_scores(scores)
@@ -87,7 +92,7 @@ class QuantileThreshold:
 
 
 @dataclass(frozen=True)
-class ConformalThreshold:
+class ConformalThreshold(_LevelRule):
     """Split-conformal detection at level ``alpha``.
 
     A test score ``s`` gets the p-value ``p(s) = (1 + #{i : s_i >= s}) / (n + 1)`` against
@@ -96,11 +101,6 @@ class ConformalThreshold:
     - 1``, which is the threshold returned. If ``c < 0`` (``alpha < 1 / (n + 1)``) no image
     can be flagged and the threshold is infinite.
     """
-
-    alpha: float = 0.01
-
-    def __post_init__(self) -> None:
-        _check_alpha(self.alpha)
 
     def fit(self, scores: torch.Tensor) -> ThresholdFit:
         s = _sorted_scores(scores)
