@@ -1,4 +1,4 @@
-"""Reading checkpoints safely, rebuilding a detector from one, and finding the one to resume."""
+"""Reading checkpoints safely and rebuilding the autoencoder from one."""
 
 from __future__ import annotations
 
@@ -60,7 +60,11 @@ def load_autoencoder(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> AutoencoderModule:
     """Rebuild an :class:`AutoencoderModule` (weights, threshold, calibration) from ``path``."""
-    checkpoint = read_checkpoint(path, map_location)
+    return autoencoder_from_checkpoint(read_checkpoint(path, map_location), path)
+
+
+def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> AutoencoderModule:
+    """The :class:`AutoencoderModule` of a checkpoint read with :func:`read_checkpoint`."""
     try:
         model = AutoencoderModule(**checkpoint["hyper_parameters"])
         model.load_state_dict(checkpoint["state_dict"])
@@ -69,24 +73,3 @@ def load_autoencoder(
         raise CheckpointError(f"{path} does not match its own model settings ({reason})") from err
     model.on_load_checkpoint(checkpoint)
     return model
-
-
-def find_last_checkpoint(log_dir: str | Path, task_name: str, exclude: str | Path) -> Path:
-    """The newest ``checkpoints/last.ckpt`` of the task's earlier runs (``ckpt_path=last``).
-
-    Runs and sweep jobs under ``<log_dir>/<task_name>`` count; the current run directory
-    (``exclude``) and links whose checkpoint is gone do not.
-    """
-    root = Path(log_dir) / task_name
-    exclude = Path(exclude).resolve()
-    candidates = [
-        path
-        for path in root.glob("**/checkpoints/last.ckpt")
-        if path.exists() and exclude not in path.resolve().parents
-    ]
-    if not candidates:
-        raise CheckpointError(
-            f"ckpt_path=last found no checkpoints/last.ckpt of an earlier run under {root}; "
-            "pass the checkpoint's path instead"
-        )
-    return max(candidates, key=lambda path: path.stat().st_mtime)

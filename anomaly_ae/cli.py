@@ -1,4 +1,5 @@
-"""What the command-line entry points share: one-line errors and process settings."""
+"""What the command-line entry points share: one-line errors, scoped warning filters, the
+user's overrides."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
+from hydra.core.hydra_config import HydraConfig
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from anomaly_ae.errors import AnomalyAEError, one_line
@@ -42,19 +43,21 @@ def exit_on_user_error() -> Iterator[None]:
         raise SystemExit(2) from None
 
 
-def prepare_process(flush_denormal: bool = True) -> None:
-    """Process-wide settings every entry point applies before it builds anything.
+@contextmanager
+def known_warnings_silenced() -> Iterator[None]:
+    """Silence, for the duration of a run, warnings that do not apply to this framework; the
+    process's warning filters are restored afterwards."""
+    with warnings.catch_warnings():
+        # the data are tensors in memory: DataLoader workers would only add IPC overhead
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        # Lightning 2.6 on torch 2.14 warns about its own use of a torch API, once per run
+        warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+        yield
 
-    ``flush_denormal``: on the CPU, treat denormal floats (below ~1e-38) as zero. As training
-    goes on, many of this autoencoder's gradients and Adam moments become denormal, and
-    x86 arithmetic on them is slow: without flushing, epochs 2-10 of the seed's model run
-    about 1.5x slower than the first. Values that small do not change any result here.
-    """
-    torch.set_flush_denormal(flush_denormal)
-    # The data are tensors in memory: extra DataLoader workers would only add IPC overhead.
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    # Lightning compares log_every_n_steps with iterations; the step loss is logged per
-    # optimizer step (AutoencoderModule._log_step_loss), so the warning does not apply.
-    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
-    # Lightning 2.6 on torch 2.14 warns about its own use of a torch API, once per run
-    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+
+def command_line_overrides() -> list[str]:
+    """The overrides of the running Hydra app (``[]`` outside one, e.g. under the compose API),
+    so that settings the user chose can be told from the configs' defaults."""
+    if not HydraConfig.initialized():
+        return []
+    return list(HydraConfig.get().overrides.task)

@@ -19,7 +19,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from anomaly_ae.cli import exit_on_user_error, prepare_process
+from anomaly_ae.cli import exit_on_user_error
 from anomaly_ae.detector import Detection, Detector
 from anomaly_ae.inputs import InputError, Skipped
 
@@ -31,7 +31,11 @@ def detector_threshold(detections: list[Detection]) -> float | None:
 
 
 def write_detections(
-    detections: list[Detection], skipped: list[Skipped], out_dir: str | Path, checkpoint: str
+    detections: list[Detection],
+    skipped: list[Skipped],
+    out_dir: str | Path,
+    checkpoint: str,
+    detector: Detector,
 ) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +48,8 @@ def write_detections(
     report = {
         "checkpoint": checkpoint,
         "threshold": threshold,
+        "calibration": detector.calibration,
+        "data": detector.data,
         "n_scored": len(detections),
         "n_anomalies": sum(d.is_anomaly for d in detections),
         "detections": [{**asdict(d), "threshold": threshold} for d in detections],
@@ -55,7 +61,6 @@ def write_detections(
 
 def detect(cfg: DictConfig) -> dict[str, Any]:
     """Score ``cfg.inputs`` with ``cfg.ckpt_path``; returns detections and skipped files."""
-    prepare_process(cfg.flush_denormal)
     detector = Detector.from_checkpoint(cfg.ckpt_path, device=cfg.device)
     detections, skipped = detector.detect_path(cfg.inputs, cfg.grayscale, cfg.resize)
     for item in skipped:
@@ -65,7 +70,9 @@ def detect(cfg: DictConfig) -> dict[str, Any]:
             f"nothing in {cfg.inputs} could be scored ({len(skipped)} file(s) "
             "skipped, reasons above)"
         )
-    csv_path, json_path = write_detections(detections, skipped, cfg.output_dir, str(cfg.ckpt_path))
+    csv_path, json_path = write_detections(
+        detections, skipped, cfg.output_dir, str(cfg.ckpt_path), detector
+    )
     print(f"{'score':>10}  {'anomaly':>7}  path   (threshold {detector.threshold_:.4f})")
     for d in detections[: cfg.print_limit]:
         print(f"{d.score:>10.4f}  {'yes' if d.is_anomaly else 'no':>7}  {d.path}")

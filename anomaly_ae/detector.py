@@ -6,18 +6,22 @@
 
 ``images`` are arrays or tensors: ``(H, W)``, ``(N, H, W)`` or ``(N, C, H, W)``, ``uint8``
 0-255 or floats in [0, 1]. Images of another size or with colour channels are refused
-unless ``resize=True`` / ``grayscale=True`` say to convert them.
+unless ``resize=True`` / ``grayscale=True`` say to convert them; so is a ``(3, H, W)`` array,
+which could be one colour image or three gray ones.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from pytorch_lightning import LightningDataModule
 
-from anomaly_ae.checkpoint import load_autoencoder
+from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint
+from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.inputs import Skipped, read_inputs, to_model_input
 from anomaly_ae.models import AutoencoderModule
 
@@ -34,16 +38,31 @@ class Detector:
     """Scores images with a trained autoencoder and flags those above its fitted threshold."""
 
     def __init__(
-        self, model: AutoencoderModule, device: str | torch.device = "cpu", batch_size: int = 10_000
+        self,
+        model: AutoencoderModule,
+        device: str | torch.device = "cpu",
+        batch_size: int = 10_000,
+        data: dict[str, Any] | None = None,
     ) -> None:
         self.model = model.to(device).eval()
         self.threshold_ = model.fitted_threshold()
         self.batch_size = batch_size
+        # what the detector learnt "normal" from and was calibrated on (sets, split, seed)
+        self.data = dict(data or {})
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> Detector:
-        """A detector from a training checkpoint (read with ``weights_only=True``)."""
-        return cls(load_autoencoder(path, map_location=device), device)
+        """A detector from a training checkpoint (read with ``weights_only=True``), with the
+        data settings the checkpoint carries."""
+        checkpoint = read_checkpoint(path, map_location=device)
+        saved = checkpoint.get(LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY) or {}
+        data = {key: saved[key] for key in SPLIT_SETTINGS if key in saved}
+        return cls(autoencoder_from_checkpoint(checkpoint, path), device, data=data)
+
+    @property
+    def calibration(self) -> dict[str, Any]:
+        """How the threshold was fitted: rule, its numbers, validation images, step."""
+        return dict(self.model.calibration)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -1,9 +1,12 @@
 """``python -m anomaly_ae.export ckpt_path=... format=onnx|torchscript``: a stand-alone detector.
 
-The exported model takes images ``(B, C, H, W)`` as floats in [0, 1] and returns the
-anomaly score of each image and whether it is above the threshold, which is baked in. After
-writing it, the command runs the exported file on a batch of images and checks it against
-the checkpoint.
+The exported model is one self-contained file (the ONNX file embeds its weights). Its input
+``images`` is a float32 tensor ``[N, C, H, W]`` (``[N, 1, 28, 28]`` for the seed's model) with
+values in [0, 1]; its outputs are ``score`` (float32 ``[N]``, the sum of squared
+reconstruction error) and ``is_anomaly`` (bool ``[N]``, score above the baked-in threshold).
+After writing it, the command runs the exported file on a batch of images and compares it with
+the checkpoint; if scores differ beyond the tolerance, or flags differ other than for scores
+within the tolerance of the threshold, it exits with an error line (the file is kept).
 """
 
 from __future__ import annotations
@@ -19,12 +22,25 @@ from omegaconf import DictConfig
 from torch import nn
 
 from anomaly_ae.checkpoint import load_autoencoder
-from anomaly_ae.cli import exit_on_user_error, prepare_process
-from anomaly_ae.errors import ConfigError
+from anomaly_ae.cli import exit_on_user_error
+from anomaly_ae.errors import AnomalyAEError, ConfigError
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.scoring import reconstruction_error
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+
+
+class ExportMismatchError(AnomalyAEError):
+    """The exported file does not compute what the checkpoint computes."""
+
+
+def input_contract(shape: tuple[int, ...]) -> str:
+    """What the exported file takes and returns, in one line."""
+    dims = ", ".join(str(d) for d in shape)
+    return (
+        f"input 'images': float32 [N, {dims}], values in [0, 1]; outputs 'score': float32 [N] "
+        "(sum of squared reconstruction error), 'is_anomaly': bool [N] (score > threshold)"
+    )
 
 
 class ExportedDetector(nn.Module):
@@ -81,6 +97,7 @@ def export_detector(model: AutoencoderModule, fmt: str, path: str | Path) -> Pat
         output_names=["score", "is_anomaly"],
         dynamic_shapes={"images": {0: batch}},
         dynamo=True,
+        external_data=False,  # one file: the weights are embedded (the seed's model: ~2 MB)
         verbose=False,
     )
     return path
@@ -102,21 +119,51 @@ def run_exported(path: str | Path, fmt: str, images: torch.Tensor) -> tuple[np.n
 
 
 def check_export(
-    model: AutoencoderModule, path: str | Path, fmt: str, images: torch.Tensor
+    model: AutoencoderModule,
+    path: str | Path,
+    fmt: str,
+    images: torch.Tensor,
+    rtol: float = 1e-5,
+    atol: float = 1e-4,
 ) -> dict[str, float]:
-    """Compare the exported file with the checkpoint's model on ``images``."""
+    """Compare the exported file with the checkpoint's model on ``images``.
+
+    A score agrees when ``|exported - expected| <= atol + rtol * |expected|``; a flag that
+    differs counts against the export unless its expected score lies within that tolerance
+    of the threshold (where float rounding may fall either way).
+    """
     with torch.no_grad():
         expected = model.cpu().eval().score(images)
     flags_expected = model.flag(expected).numpy()
+    expected = expected.numpy()
     scores, flags = run_exported(path, fmt, images)
-    difference = np.abs(scores - expected.numpy())
+    difference = np.abs(scores - expected)
+    tolerance = atol + rtol * np.abs(expected)
+    borderline = np.abs(expected - model.fitted_threshold()) <= tolerance
     return {
         "images": len(images),
         "max_abs_score_difference": float(difference.max()),
-        "max_rel_score_difference": float((difference / np.maximum(expected.numpy(), 1e-12)).max()),
+        "max_rel_score_difference": float((difference / np.maximum(expected, 1e-12)).max()),
+        "scores_beyond_tolerance": int((difference > tolerance).sum()),
         "flags_differ": int((flags != flags_expected).sum()),
+        "flags_differ_beyond_tolerance": int(((flags != flags_expected) & ~borderline).sum()),
         "flagged": int(flags_expected.sum()),
+        "rtol": rtol,
+        "atol": atol,
     }
+
+
+def require_agreement(check: dict[str, float], path: str | Path) -> None:
+    """Raise :class:`ExportMismatchError` (one line) when the check found a disagreement."""
+    if check["scores_beyond_tolerance"] or check["flags_differ_beyond_tolerance"]:
+        raise ExportMismatchError(
+            f"the exported {path} disagrees with the checkpoint on {check['images']} check "
+            f"images: {check['scores_beyond_tolerance']} scores differ by more than "
+            f"{check['atol']:g} + {check['rtol']:g} x score (at most "
+            f"{check['max_abs_score_difference']:.3g}), {check['flags_differ_beyond_tolerance']} "
+            "flags differ; the file is kept for inspection, do not ship it (check the "
+            "onnx/onnxruntime versions, or export format=torchscript)"
+        )
 
 
 def _require(*packages: str) -> None:
@@ -126,19 +173,23 @@ def _require(*packages: str) -> None:
 
 
 def export(cfg: DictConfig) -> dict:
-    prepare_process(cfg.flush_denormal)
     model = load_autoencoder(cfg.ckpt_path)
     suffix = file_suffix(cfg.format)
     path = Path(cfg.output or Path(cfg.paths.output_dir) / f"detector{suffix}")
     export_detector(model, cfg.format, path)
-    images = check_images(tuple(model.hparams.input_shape), cfg.check_images, cfg.seed)
-    check = check_export(model, path, cfg.format, images)
+    shape = tuple(model.hparams.input_shape)
+    images = check_images(shape, cfg.check_images, cfg.seed)
+    check = check_export(model, path, cfg.format, images, cfg.rtol, cfg.atol)
     print(f"written: {path} ({cfg.format}; threshold {model.fitted_threshold():.4f} baked in)")
+    print(input_contract(shape))
     print(
         f"checked on {check['images']} images against the checkpoint: scores differ by at most "
         f"{check['max_abs_score_difference']:.2e} ({check['max_rel_score_difference']:.1e} "
-        f"relative), {check['flags_differ']} flags differ ({check['flagged']} flagged)"
+        f"relative; tolerance {cfg.atol:g} + {cfg.rtol:g} x score), {check['flags_differ']} "
+        f"flags differ ({check['flagged']} flagged)",
+        flush=True,
     )
+    require_agreement(check, path)
     return {"path": str(path), "check": check}
 
 

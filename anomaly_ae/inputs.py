@@ -76,6 +76,15 @@ def to_model_input(
                 "the images have colour channels; pass grayscale=true to make them gray"
             )
         x = (x[..., :3] * _LUMA).sum(-1)  # channels last, alpha dropped
+    elif x.dim() == 3 and x.shape[0] == 3:
+        # (3, H, W): one colour image (C, H, W) or three gray ones (N, H, W); never guessed
+        if not grayscale:
+            raise InputError(
+                f"an array of shape {tuple(x.shape)} is one colour image or three gray ones: "
+                "pass grayscale=true for one colour image, or shape three gray images as "
+                f"(3, 1, {x.shape[1]}, {x.shape[2]})"
+            )
+        x = x[None]  # one colour image, made gray below
     if x.dim() == 2:
         x = x[None, None]
     elif x.dim() == 3:
@@ -158,7 +167,8 @@ def _read_file(file: Path) -> np.ndarray | torch.Tensor:
         except (ValueError, OSError) as err:
             raise InputError(f"not a readable .npy array ({one_line(err, 200)})") from err
     if suffix == ".idx" or file.name.endswith("-ubyte"):
-        return read_idx(read_image_file, file, "image", advice="")
+        # an IDX image file is (N, H, W) by definition: made (N, 1, H, W), never ambiguous
+        return read_idx(read_image_file, file, "image", advice="").unsqueeze(1)
     return _read_picture(file)
 
 

@@ -50,6 +50,12 @@ class ScoreCollector(Metric):
         keep = order[first]
         return dim_zero_cat(self.scores)[keep], dim_zero_cat(self.targets)[keep]
 
+    def collected(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`compute` as 1-D tensors, however many images there were (torchmetrics
+        squeezes a one-element result into a scalar)."""
+        scores, targets = self.compute()
+        return scores.reshape(-1), targets.reshape(-1)
+
 
 def detection_metrics(
     scores: torch.Tensor, targets: torch.Tensor, threshold: float
@@ -59,10 +65,12 @@ def detection_metrics(
     Anomalies are the positive class. An image is flagged when ``score > threshold``.
     Returns counts (``n_normal``, ``n_normal_flagged``, ``n_anomaly``, ``n_anomaly_flagged``),
     ``type_I_error`` (normal images flagged), ``type_II_error`` (anomalies not flagged),
-    ``auroc``, ``average_precision`` and ``fpr_at_95_tpr``. Metrics that need anomalies are
-    ``None`` when the targets hold none.
+    ``auroc``, ``average_precision`` and ``fpr_at_95_tpr``. Metrics that need both normal
+    images and anomalies are ``None`` when the targets lack either.
+
+    Computed on the CPU (a few thousand numbers; the ranking metrics need float64).
     """
-    targets = targets.long()
+    scores, targets = scores.cpu(), targets.cpu().long()
     flagged = (scores > threshold).long()
     tp, fp, tn, fn, _ = (int(v) for v in binary_stat_scores(flagged, targets))
     n_normal, n_anomaly = fp + tn, tp + fn
@@ -96,9 +104,9 @@ def scores_to_unit_interval(scores: torch.Tensor) -> torch.Tensor:
 
     torchmetrics applies a sigmoid to predictions outside [0, 1]; in float32 that saturates at
     1.0 for every score above ~17 and would tie most anomalies. Dividing non-negative scores by
-    their maximum in float64 keeps every comparison between scores.
+    their maximum in float64 (on the CPU) keeps every comparison between scores.
     """
-    s = scores.to(torch.float64)
+    s = scores.cpu().to(torch.float64)
     s = s - s.min().clamp(max=0)
     top = s.max()
     return s / top if top > 0 else s

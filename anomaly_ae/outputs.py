@@ -18,7 +18,7 @@ from anomaly_ae.reporting import build_results, format_summary, write_results
 
 
 def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
-    """Where the run ran and what it saved, for results.json."""
+    """Where the run ran and how long it trained, for results.json."""
     device = trainer.strategy.root_device
     facts: dict[str, Any] = {
         "device": {
@@ -32,13 +32,16 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
             "epochs": trainer.current_epoch,
             "optimizer_steps": trainer.global_step,
         }
-    saved = {}
-    for callback in trainer.checkpoint_callbacks:
-        if getattr(callback, "best_model_path", ""):
-            saved["best" if callback.monitor else "last"] = callback.best_model_path
-    if saved:
-        facts["checkpoints"] = saved
     return facts
+
+
+def saved_checkpoints(trainer: pl.Trainer, tested: str) -> dict[str, str]:
+    """``last``: the tested weights; ``best``: the best by the monitored quantity, if kept."""
+    saved = {"last": tested}
+    for callback in trainer.checkpoint_callbacks:
+        if getattr(callback, "monitor", None) and callback.best_model_path:
+            saved["best"] = callback.best_model_path
+    return saved
 
 
 def finish_run(
@@ -49,16 +52,25 @@ def finish_run(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     """Write results.json and report.png into the run directory, give TensorBoard the final
-    metrics next to the hyperparameters, and print the summary (rank 0 only)."""
+    metrics next to the hyperparameters, and print the summary (rank 0 only).
+
+    ``extra["checkpoint"]`` is the checkpoint of the tested weights.
+    """
+    extra = dict(extra)
+    checkpoint = extra.pop("checkpoint")
     results = build_results(
         task=cfg.task_name,
         threshold=model.fitted_threshold(),
         calibration=model.calibration,
         metrics=model.test_metrics,
-        normal_name=datamodule.normal_name,
-        anomaly_name=datamodule.anomaly_name,
+        data=datamodule.describe(),
+        tested={"step": model.weights_step, "checkpoint": checkpoint},
         config=OmegaConf.to_container(cfg, resolve=True),
-        extra={**run_facts(trainer), **extra},
+        extra={
+            **run_facts(trainer),
+            "checkpoints": saved_checkpoints(trainer, checkpoint),
+            **extra,
+        },
     )
     if trainer.is_global_zero:
         run_dir = cfg.paths.output_dir

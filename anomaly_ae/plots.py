@@ -54,7 +54,10 @@ def plot_score_distributions(
 def plot_roc(ax: Axes, scores: torch.Tensor, targets: torch.Tensor, auroc: float | None) -> None:
     """ROC curve of anomalies (positives) against normal images."""
     if auroc is None or targets.sum() == 0 or targets.sum() == len(targets):
-        ax.text(0.5, 0.5, "no anomaly set: no ROC curve", ha="center", transform=ax.transAxes)
+        reason = "no anomalies" if targets.sum() == 0 else "no normal images"
+        ax.text(
+            0.5, 0.5, f"ROC n/a: the test set holds {reason}", ha="center", transform=ax.transAxes
+        )
         ax.set_title("ROC")
         ax.set_axis_off()
         return
@@ -77,6 +80,7 @@ def plot_training_loss(ax: Axes, losses: torch.Tensor) -> None:
             losses.numpy(),
             color="red",
             linewidth=0.6,
+            marker="." if losses.numel() < 50 else None,  # a few steps stay visible
             label="Training loss",
         )
         ax.legend()

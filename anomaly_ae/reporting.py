@@ -39,26 +39,37 @@ def build_results(
     threshold: float,
     calibration: dict[str, Any],
     metrics: dict[str, Any],
-    normal_name: str,
-    anomaly_name: str | None,
+    data: dict[str, Any],
+    tested: dict[str, Any],
     config: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The content of ``results.json``; ``extra`` adds run facts (checkpoints, timings, device)."""
+    """The content of ``results.json``.
+
+    ``data`` says which images the run used (sets, split sizes and seed), ``tested`` which
+    weights were tested (their optimizer step and checkpoint), ``calibration`` how and at which
+    step the threshold was fitted; ``extra`` adds run facts (timings, device).
+    """
     notes = []
     if math.isinf(threshold):
         notes.append(
             "the threshold is +inf: threshold.alpha is below 1 / (n + 1) for the "
             f"{calibration.get('n')} validation scores, so no image can be flagged"
         )
-    if anomaly_name is None:
-        names = ", ".join(ANOMALY_METRICS)
+    names = ", ".join(ANOMALY_METRICS)
+    if data.get("anomaly") is None:
         notes.append(f"anomaly metrics not computed ({names}): data.anomaly=null")
+    elif not (metrics.get("n_normal") and metrics.get("n_anomaly")):
+        notes.append(
+            f"the test set held {metrics.get('n_normal')} normal and {metrics.get('n_anomaly')} "
+            "anomalous images: the metrics that need both are n/a (null)"
+        )
     return {
         "task": task,
         "threshold": threshold if math.isfinite(threshold) else None,
         "calibration": calibration,
-        "data": {"normal": normal_name, "anomaly": anomaly_name},
+        "tested": tested,
+        "data": data,
         "metrics": metrics,
         "notes": notes,
         **(extra or {}),
@@ -80,7 +91,8 @@ def format_summary(results: dict[str, Any]) -> str:
     rule = _describe_rule(cal)
     threshold = results["threshold"]
     shown = "+inf" if threshold is None else f"{threshold:.4f}"
-    lines = [f"threshold {shown} ({rule})"]
+    step = f", step {cal['step']}" if "step" in cal else ""
+    lines = [f"threshold {shown} ({rule}{step})"]
     names = [data["normal"] + " test"] + ([data["anomaly"] + " test"] if data["anomaly"] else [])
     width = max(16, *(len(n) + 2 for n in names))
     lines.append(f"  {'set':<{width}}{'images':>8}{'flagged':>9}  error")
@@ -99,10 +111,14 @@ def format_summary(results: dict[str, Any]) -> str:
             f"type II {percent(m['type_II_error'])}"
         )
         lines.append(
-            f"  AUROC {m['auroc']:.4f}   average precision {m['average_precision']:.4f}   "
-            f"FPR at 95% TPR {m['fpr_at_95_tpr']:.4f}"
+            f"  AUROC {_decimal(m['auroc'])}   average precision "
+            f"{_decimal(m['average_precision'])}   FPR at 95% TPR {_decimal(m['fpr_at_95_tpr'])}"
         )
     return "\n".join(lines)
+
+
+def _decimal(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def percent(value: float | None) -> str:

@@ -31,7 +31,6 @@ class DataConfig:
     shuffle_seed: int = 0
     batch_size: int = 100
     eval_batch_size: int = 1_000
-    batches_per_iteration: int = 50
     data_on_device: bool = True
     num_workers: int = 0
     pin_memory: Optional[bool] = None  # noqa: UP045
@@ -49,6 +48,7 @@ class MlpModelConfig:
     latent_dim: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.0
+    scheduler: Optional[str] = None  # noqa: UP045
 
 
 @dataclass
@@ -61,6 +61,7 @@ class ConvModelConfig:
     latent_dim: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.0
+    scheduler: Optional[str] = None  # noqa: UP045
 
 
 @dataclass
@@ -108,7 +109,6 @@ class RunConfig:
     paths: Any = MISSING
     task_name: str = MISSING
     seed: int = 42
-    flush_denormal: bool = True
 
 
 @dataclass
@@ -154,6 +154,8 @@ class ExportConfig(RunConfig):
     format: str = "onnx"  # onnx or torchscript
     output: Optional[str] = None  # noqa: UP045
     check_images: int = 256
+    rtol: float = 1e-5
+    atol: float = 1e-4
 
 
 def register_schemas() -> None:

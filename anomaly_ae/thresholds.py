@@ -41,7 +41,7 @@ class GaussianThreshold:
     def fit(self, scores: torch.Tensor) -> ThresholdFit:
         if scores.numel() == 0:
             raise ValueError("cannot fit a threshold on zero validation scores")
-        s = scores.detach().to(torch.float64)
+        s = _as_float64(scores)
         mean = s.mean().item()
         std = s.std(correction=0).item()
         return ThresholdFit(
@@ -55,10 +55,16 @@ def _check_alpha(alpha: float) -> None:
         raise ConfigError(f"threshold.alpha={alpha} must lie strictly between 0 and 1")
 
 
+def _as_float64(scores: torch.Tensor) -> torch.Tensor:
+    """The scores as a flat float64 CPU tensor: the rules' arithmetic, on any device's scores
+    (MPS, for one, has no float64)."""
+    return scores.detach().reshape(-1).cpu().to(torch.float64)
+
+
 def _sorted_scores(scores: torch.Tensor) -> torch.Tensor:
     if scores.numel() == 0:
         raise ValueError("cannot fit a threshold on zero validation scores")
-    return torch.sort(scores.detach().reshape(-1).to(torch.float64)).values
+    return torch.sort(_as_float64(scores)).values
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class ConformalThreshold(_LevelRule):
     @staticmethod
     def p_values(calibration: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """The conformal p-value of each score against the calibration (validation) scores."""
-        cal = torch.sort(calibration.detach().reshape(-1).to(torch.float64)).values
-        s = scores.detach().reshape(-1).to(torch.float64)
+        cal = torch.sort(_as_float64(calibration)).values
+        s = _as_float64(scores)
         at_least = cal.numel() - torch.searchsorted(cal, s, right=False)
         return (1 + at_least).to(torch.float64) / (cal.numel() + 1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -15,8 +17,18 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from anomaly_ae.callbacks import ThresholdCallback
-from anomaly_ae.checkpoint import find_last_checkpoint, read_checkpoint
-from anomaly_ae.cli import exit_on_user_error, prepare_process
+from anomaly_ae.checkpoint import read_checkpoint
+from anomaly_ae.checkpoint_settings import (
+    RESUME_DATA_SETTINGS,
+    data_config_for_checkpoint,
+    find_last_checkpoint,
+    model_config_for_resume,
+)
+from anomaly_ae.cli import (
+    command_line_overrides,
+    exit_on_user_error,
+    known_warnings_silenced,
+)
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
@@ -26,46 +38,96 @@ from anomaly_ae.outputs import finish_run
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit, calibrate and test as ``cfg`` says; returns the content of results.json."""
-    prepare_process(cfg.flush_denormal)
-    pl.seed_everything(cfg.seed, workers=True)
+def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[str, Any]:
+    """Fit, calibrate and test as ``cfg`` says; returns the content of results.json.
 
-    datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)
-    model: AutoencoderModule = hydra.utils.instantiate(cfg.model)
-    threshold = ThresholdCallback(hydra.utils.instantiate(cfg.threshold))
-    trainer = build_trainer(cfg, [threshold])
+    ``overrides``: the command-line overrides behind ``cfg`` (read from the running Hydra app
+    when not given); a resumed run keeps its checkpoint's settings except these.
+    """
+    overrides = command_line_overrides() if overrides is None else list(overrides)
+    with known_warnings_silenced():
+        pl.seed_everything(cfg.seed, workers=True)
+        resume = resume_checkpoint(cfg, overrides)
+        datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)
+        model: AutoencoderModule = hydra.utils.instantiate(cfg.model)
+        threshold = ThresholdCallback(hydra.utils.instantiate(cfg.threshold))
+        trainer = build_trainer(cfg, [threshold])
 
-    resume = resume_checkpoint(cfg)
-    started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-    timings = {"fit_seconds": round(time.perf_counter() - started, 3)}
-    validation = {
-        name: float(value)
-        for name, value in trainer.callback_metrics.items()
-        if name.startswith("val/")
-    }
-    if trainer.interrupted or not cfg.test:
-        return {"validation": validation, "timings": timings}
+        started = time.perf_counter()
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        timings = {"fit_seconds": round(time.perf_counter() - started, 3)}
+        if trainer.interrupted:
+            return {"timings": timings, "resumed_from": resume}
+        calibrate_final_weights(trainer, model, datamodule)
+        tested = save_tested_checkpoint(trainer, cfg)
+        if not model.is_calibrated_on_these_weights:
+            raise ConfigError(
+                "no validation images were scored (trainer.limit_val_batches=0?), so no "
+                f"threshold could be fitted on the final weights; they are saved in {tested}: "
+                f"calibrate them with python -m anomaly_ae.evaluate ckpt_path={tested} "
+                "refit_threshold=true"
+            )
+        validation = {
+            name: float(value)
+            for name, value in trainer.callback_metrics.items()
+            if name.startswith("val/")
+        }
+        extra = {"timings": timings, "validation": validation, "resumed_from": resume}
+        if not cfg.test:
+            return {**extra, "calibration": model.calibration, "checkpoint": str(tested)}
 
-    started = time.perf_counter()
-    trainer.test(model, datamodule=datamodule, verbose=False)
-    timings["test_seconds"] = round(time.perf_counter() - started, 3)
-    extra = {"timings": timings, "validation": validation, "resumed_from": resume}
-    return finish_run(trainer, model, datamodule, cfg, extra)
+        started = time.perf_counter()
+        trainer.test(model, datamodule=datamodule, verbose=False)
+        timings["test_seconds"] = round(time.perf_counter() - started, 3)
+        return finish_run(trainer, model, datamodule, cfg, {**extra, "checkpoint": str(tested)})
 
 
-def resume_checkpoint(cfg: DictConfig) -> str | None:
-    """The checkpoint ``ckpt_path`` names (``last``: the newest of the earlier runs), checked
-    before anything is trained; ``None`` to start from scratch."""
+def resume_checkpoint(cfg: DictConfig, overrides: Sequence[str]) -> str | None:
+    """The checkpoint ``ckpt_path`` names (``last``: the newest earlier run with this run's
+    settings), checked before anything is trained; ``None`` to start from scratch.
+
+    A resumed run takes its model and data settings from the checkpoint (``cfg`` is updated,
+    so results.json records them); ``data.*`` given on the command line still win.
+    """
     path = cfg.ckpt_path
     if path is None:
         return None
     if path == "last":
-        path = find_last_checkpoint(cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir)
-    read_checkpoint(path)
-    log.info("resuming from %s", path)
+        path = find_last_checkpoint(
+            cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir, cfg.model, cfg.data
+        )
+    checkpoint = read_checkpoint(path)
+    cfg.model = model_config_for_resume(cfg.model, checkpoint, overrides)
+    cfg.data = data_config_for_checkpoint(cfg.data, checkpoint, overrides, RESUME_DATA_SETTINGS)
+    log.info("resuming from %s (step %d)", path, checkpoint.get("global_step", 0))
     return str(path)
+
+
+def calibrate_final_weights(
+    trainer: pl.Trainer, model: AutoencoderModule, datamodule: AnomalyDataModule
+) -> None:
+    """Fit the threshold on the weights training ended with, if the last validation ran on
+    earlier ones (``max_steps`` mid-epoch, ``val_check_interval``, ``check_val_every_n_epoch``
+    that does not divide ``max_epochs``): the tested and saved model is always calibrated on
+    its own weights."""
+    if model.is_calibrated_on_these_weights:
+        return
+    last = model.calibration.get("step")
+    log.info(
+        "training ended at step %d, %s: fitting the threshold on the final weights",
+        model.weights_step,
+        "before any validation" if last is None else f"the last validation was at step {last}",
+    )
+    trainer.validate(model, datamodule=datamodule, verbose=False)
+
+
+def save_tested_checkpoint(trainer: pl.Trainer, cfg: DictConfig) -> Path:
+    """Write the final weights with their threshold to ``checkpoints/last.ckpt``: the model
+    that is tested, whatever the checkpoint callbacks saved before (they may have stopped at
+    an earlier step, and ``fast_dev_run`` turns them off)."""
+    path = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    trainer.save_checkpoint(path, weights_only=False)
+    return path
 
 
 def optimized_metric(cfg: DictConfig) -> str | None:
@@ -91,8 +153,8 @@ def main(cfg: DictConfig) -> float | None:
         results = train(cfg)
         if metric is None:
             return None
-        if metric not in results["validation"]:
-            names = ", ".join(sorted(results["validation"]))
+        if metric not in results.get("validation", {}):
+            names = ", ".join(sorted(results.get("validation", {})))
             raise ConfigError(f"optimized_metric={metric} was not logged; choose one of {names}")
         return results["validation"][metric]
 

@@ -76,3 +76,18 @@ def test_user_errors_are_one_line_and_exit_2(tiny_root: Path, tmp_path: Path, pr
     error_lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(error_lines) == 1 and expected in error_lines[0], done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+
+
+def test_a_run_leaves_no_process_state_behind(tiny_root: Path, tmp_path: Path) -> None:
+    """train(cfg) from Python restores the warning filters it narrows, and touches no
+    numeric flag of the process (denormals are not flushed: it no longer paid, see Speed)."""
+    import warnings
+
+    import torch
+
+    from tests.conftest import run_train
+
+    before = list(warnings.filters)
+    run_train(tiny_root, tmp_path / "run", "trainer.max_epochs=1")
+    assert list(warnings.filters) == before
+    assert float(torch.tensor([1e-39]) * 2) != 0.0, "denormals still computed, not flushed"

@@ -39,9 +39,10 @@ def test_pixels_are_scaled_exactly_like_torchvision_to_tensor(tiny_root: Path) -
     dm = tiny_module(tiny_root)
     dm.setup("test")
     raw = get_source("mnist", "data.normal").load(tiny_root, "test").images
+    normal = dm.test_set.images[dm.test_set.targets == NORMAL]  # in their file's order
     for i in (0, 7, len(raw) - 1):
         expected = ToTensor()(Image.fromarray(raw[i].numpy(), mode="L"))
-        torch.testing.assert_close(dm.test_set.images[i], expected, rtol=0, atol=0)
+        torch.testing.assert_close(normal[i], expected, rtol=0, atol=0)
 
 
 def test_split_is_seeded_disjoint_and_equals_random_split() -> None:
@@ -87,7 +88,7 @@ def test_datamodule_splits_and_labels_the_test_set(tiny_root: Path) -> None:
 
 
 def test_loaders_serve_whole_batches_with_indices(tiny_root: Path) -> None:
-    dm = tiny_module(tiny_root, batches_per_iteration=1)
+    dm = tiny_module(tiny_root)
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert isinstance(batch, Batch)
@@ -210,7 +211,7 @@ def test_read_only_data_folder_is_never_written(fresh_root: Path, no_network: No
 def test_tensor_batch_sampler_gives_the_batches_of_batch_sampler(drop_last: bool) -> None:
     from torch.utils.data import BatchSampler, RandomSampler
 
-    from anomaly_ae.data.tensors import TensorBatchSampler
+    from anomaly_ae.data.loaders import TensorBatchSampler
 
     data = range(103)
     torch.manual_seed(5)
@@ -221,24 +222,59 @@ def test_tensor_batch_sampler_gives_the_batches_of_batch_sampler(drop_last: bool
     assert len(TensorBatchSampler(RandomSampler(data), 10, drop_last)) == len(expected)
 
 
-def test_grouped_batches_are_the_same_batches_in_the_same_order(tiny_root: Path) -> None:
-    single = tiny_module(tiny_root, batches_per_iteration=1, batch_size=30)
-    grouped = tiny_module(tiny_root, batches_per_iteration=4, batch_size=30)
-    single.setup("fit")
-    grouped.setup("fit")
-    expected = [b.indices.tolist() for b in single.train_dataloader()]
-    items = list(grouped.train_dataloader())
-    # 200 images: 6 batches of 30 and one of 20 -> groups of 4 and 2, then the short batch
-    assert [tuple(b.images.shape[:2]) for b in items] == [(4, 30), (2, 30), (1, 20)]
-    got = [m.indices.tolist() for b in items for m in b.micro_batches()]
-    assert got == expected
-    first = next(items[0].micro_batches())
-    torch.testing.assert_close(first.images, grouped.train_set.images[first.indices])
-    assert len(grouped.train_dataloader()) == 3
+def test_test_set_spreads_normal_and_anomalous_images_evenly(tiny_root: Path) -> None:
+    """Any leading part of the test set (limit_test_batches, fast_dev_run) holds both
+    classes in their overall proportion; each class keeps its files' order."""
+    dm = tiny_module(tiny_root)
+    dm.setup("test")
+    targets = dm.test_set.targets
+    for first in (5, 10, 32, 50):
+        anomalies = int((targets[:first] == ANOMALY).sum())
+        assert abs(anomalies - first * TINY["anomaly"] / len(targets)) <= 1
+    kmnist = get_source("kmnist", "data.anomaly").load(tiny_root, "test").images
+    anomalous = dm.test_set.images[targets == ANOMALY]
+    torch.testing.assert_close(anomalous[:, 0], kmnist.float() / 255)
+
+
+def test_interleaved_order_is_a_permutation_keeping_each_group_in_order() -> None:
+    from anomaly_ae.data.datamodule import interleaved_order
+
+    order = interleaved_order([6, 3])
+    assert sorted(order.tolist()) == list(range(9))
+    assert order.tolist() == [0, 6, 1, 2, 7, 3, 4, 8, 5]
+
+
+def test_training_loader_resumes_mid_epoch_at_the_next_batch(tiny_root: Path) -> None:
+    """The training loader's state (Lightning keeps it in checkpoints) says how far into
+    which epoch it was; a fresh loader given it goes on from the next batch."""
+    dm = tiny_module(tiny_root)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    loader.batch_sampler.sampler.set_epoch(3)
+    whole = [b.indices.tolist() for b in loader]
+    iterator = iter(loader)
+    for _ in range(4):
+        next(iterator)
+    state = loader.state_dict()
+    assert state == {"epoch": 3, "batches": 4}
+
+    resumed = dm.train_dataloader()
+    resumed.load_state_dict(state)
+    resumed.batch_sampler.sampler.set_epoch(3)  # Lightning sets the epoch after iter()
+    rest = iter(resumed)
+    first = next(rest)
+    assert resumed.state_dict() == {"epoch": 3, "batches": 5}, "skipped batches count as served"
+    assert [first.indices.tolist(), *(b.indices.tolist() for b in rest)] == whole[4:]
+    assert [b.indices.tolist() for b in resumed] == whole, "the next pass is whole again"
+
+    other_epoch = dm.train_dataloader()
+    other_epoch.load_state_dict({"epoch": 3, "batches": 10})  # the end of epoch 3
+    other_epoch.batch_sampler.sampler.set_epoch(4)
+    assert len(list(other_epoch)) == len(whole), "a finished epoch's state skips nothing later"
 
 
 def test_epoch_shuffle_depends_only_on_seed_and_epoch() -> None:
-    from anomaly_ae.data.tensors import EpochShuffleSampler
+    from anomaly_ae.data.loaders import EpochShuffleSampler
 
     sampler = EpochShuffleSampler(range(50), seed=3)
     first = list(sampler)
@@ -266,7 +302,7 @@ def test_lightning_sees_the_training_loader_as_shuffled(tiny_root: Path) -> None
     assert not _is_dataloader_shuffled(dm.test_dataloader())
 
 
-@pytest.mark.parametrize("setting", ["batch_size", "eval_batch_size", "batches_per_iteration"])
+@pytest.mark.parametrize("setting", ["batch_size", "eval_batch_size"])
 def test_sizes_below_one_are_config_errors(tiny_root: Path, setting: str) -> None:
     with pytest.raises(ConfigError, match=f"data.{setting}=0 must be at least 1"):
         tiny_module(tiny_root, **{setting: 0})

@@ -64,12 +64,33 @@ def test_api_converts_only_when_asked(detector: Detector, digits: np.ndarray) ->
         detector.score(digits.astype(np.int32))
 
 
+def test_a_three_by_h_by_w_array_is_never_split_into_three_images(
+    detector: Detector, digits: np.ndarray
+) -> None:
+    three = digits[:3]  # (3, 28, 28): one CHW colour image, or three gray images?
+    for images in (three, torch.from_numpy(three), three.astype(np.float32) / 255):
+        with pytest.raises(InputError, match=r"one colour image or three gray ones") as err:
+            detector.score(images)
+        assert "grayscale=true" in str(err.value) and "(3, 1, 28, 28)" in str(err.value)
+    one = detector.score(three, grayscale=True)
+    assert one.shape == (1,), "grayscale=true reads it as one colour image"
+    np.testing.assert_allclose(
+        one, detector.score(np.moveaxis(three, 0, -1), grayscale=True), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        detector.score(three[:, None]), detector.score(digits)[:3], rtol=1e-6
+    )
+    with pytest.raises(InputError, match="grayscale=true"):
+        detector.score(np.moveaxis(three, 0, -1))  # (H, W, 3)
+
+
 def write_mixed_folder(folder: Path, digits: np.ndarray) -> dict[str, str]:
     """Good and bad inputs of every kind; returns the bad ones with the expected reason."""
     folder.mkdir()
     Image.fromarray(digits[0]).save(folder / "digit.png")
     Image.fromarray(digits[4]).save(folder / "noise.jpg", quality=100)
-    np.save(folder / "batch.npy", digits[:3])
+    np.save(folder / "batch.npy", digits[:3, None])  # three gray images, (N, 1, H, W)
+    np.save(folder / "ambiguous.npy", digits[:3])  # (3, H, W): one colour image or three gray?
     write_idx(folder / "more-images-idx3-ubyte", digits[3:6])
     Image.fromarray(np.stack([digits[1]] * 3, -1)).save(folder / "colour.png")
     Image.fromarray(np.kron(digits[2], np.ones((2, 2), np.uint8))).save(folder / "big.png")
@@ -78,6 +99,7 @@ def write_mixed_folder(folder: Path, digits: np.ndarray) -> dict[str, str]:
     (folder / "bad-images-idx3-ubyte").write_bytes(b"\x12\x34\x56\x78" + bytes(64))
     (folder / ".hidden.png").write_bytes(b"ignored")
     return {
+        "ambiguous.npy": "one colour image or three gray ones",
         "colour.png": "grayscale=true",
         "big.png": "pass resize=true",
         "notes.txt": "cannot be read as an image, .npy or IDX file",
@@ -154,7 +176,8 @@ def test_detect_command_with_conversions_scores_everything_readable(
         f"hydra.run.dir={out}",
     )
     assert done.returncode == 1  # notes.txt, broken.png and the bad IDX file remain
-    assert len(list(csv.DictReader((out / "detections.csv").open()))) == 10
+    # ambiguous.npy is one colour image under grayscale=true
+    assert len(list(csv.DictReader((out / "detections.csv").open()))) == 11
 
 
 @pytest.mark.parametrize("problem", ["empty_folder", "torchscript", "truncated"])

@@ -27,7 +27,19 @@ def test_train_writes_results_checkpoints_and_tensorboard(trained: tuple[Path, d
     assert (m["n_normal"], m["n_anomaly"]) == (TINY["test"], TINY["anomaly"])
     assert 0 <= m["type_I_error"] <= 1 and 0 <= m["type_II_error"] <= 1
     assert m["auroc"] > 0.9, "bright-noise anomalies must be easy to tell from dark squares"
-    assert results["data"] == {"normal": "MNIST", "anomaly": "KMNIST"}
+    assert results["data"] == {
+        "normal": "MNIST",
+        "anomaly": "KMNIST",
+        "train_size": 200,
+        "val_size": 40,
+        "split_seed": 42,
+        "n_train": 200,
+        "n_validation": 40,
+    }
+    # the threshold was fitted on the tested weights, which are in last.ckpt
+    assert results["training"]["optimizer_steps"] == 20
+    assert results["calibration"]["step"] == results["tested"]["step"] == 20
+    assert results["tested"]["checkpoint"] == results["checkpoints"]["last"]
     assert results["config"]["model"]["latent_dim"] == 32
     assert results["config"]["trainer"]["max_epochs"] == 2
     assert {"torch", "pytorch-lightning", "torchmetrics", "anomaly_ae"} <= set(results["versions"])
@@ -109,6 +121,25 @@ def test_without_anomaly_set_type_one_only_and_a_note(tiny_root: Path, tmp_path:
     assert "anomaly metrics not computed" in results["notes"][0]
 
 
+def test_a_test_set_of_one_class_shows_n_a(tiny_root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    results = run_train(
+        tiny_root,
+        out,
+        "data.eval_batch_size=1",
+        "+trainer.limit_test_batches=1",  # one image: a normal one
+        "trainer.max_epochs=1",
+    )
+    m = results["metrics"]
+    assert (m["n_normal"], m["n_anomaly"]) == (1, 0)
+    assert m["type_II_error"] is None and m["auroc"] is None
+    assert "need both are n/a" in results["notes"][0]
+    printed = capsys.readouterr().out
+    assert "type II n/a" in printed and "AUROC n/a   average precision n/a" in printed
+    assert json.loads((out / "results.json").read_text())["metrics"]["auroc"] is None
+    assert (out / "report.png").is_file()
+
+
 def test_missing_anomaly_set_stops_before_training(
     fresh_root: Path, tmp_path: Path, no_network: None
 ) -> None:
@@ -164,17 +195,9 @@ def test_missing_checkpoint_says_what_to_pass(tmp_path: Path) -> None:
         load_autoencoder(tmp_path / "nope.ckpt")
 
 
-def test_grouping_batches_per_iteration_does_not_change_results(
-    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+def test_every_curve_is_logged_by_lightning_on_its_step_axis(
+    tiny_root: Path, tmp_path: Path
 ) -> None:
-    _, grouped = trained  # the default groups 10 batches per Lightning iteration
-    single = run_train(tiny_root, tmp_path / "single", "data.batches_per_iteration=1")
-    assert grouped["training"]["optimizer_steps"] == single["training"]["optimizer_steps"] == 20
-    assert single["threshold"] == grouped["threshold"]
-    assert single["metrics"] == grouped["metrics"]
-
-
-def test_losses_are_logged_per_optimizer_step(tiny_root: Path, tmp_path: Path) -> None:
     import csv
 
     out = tmp_path / "run"
@@ -184,7 +207,9 @@ def test_losses_are_logged_per_optimizer_step(tiny_root: Path, tmp_path: Path) -
     def steps_of(name: str) -> list[int]:
         return [int(r["step"]) for r in rows if r.get(name)]
 
-    # 200 images in batches of 20: 10 optimizer steps an epoch, 2 epochs
-    assert steps_of("train/loss_step") == [5, 10, 15, 20]
-    assert steps_of("train/loss_epoch") == [10, 20]
-    assert steps_of("val/threshold") == [10, 20]
+    # 200 images in batches of 20: 10 optimizer steps an epoch, 2 epochs. Lightning puts what
+    # is logged during or after optimizer step k at x = k - 1, and the test after step 20.
+    assert steps_of("train/loss_step") == [4, 9, 14, 19]
+    assert steps_of("train/loss_epoch") == [9, 19]
+    assert steps_of("val/threshold") == [9, 19]
+    assert steps_of("test/type_I_error") == [20]

@@ -152,6 +152,7 @@ def test_export_command(trained: tuple[Path, dict], tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "detector.pt").is_file()
     assert "0 flags differ" in done.stdout
+    assert "input 'images': float32 [N, 1, 28, 28], values in [0, 1]" in done.stdout
     wrong = run_module(
         "anomaly_ae.export",
         f"ckpt_path={trained[1]['checkpoints']['last']}",
@@ -159,3 +160,91 @@ def test_export_command(trained: tuple[Path, dict], tmp_path: Path) -> None:
         f"hydra.run.dir={out}",
     )
     assert wrong.returncode == 2 and "format=tflite is not supported" in wrong.stderr
+
+
+def test_onnx_export_is_one_self_contained_file(trained: tuple[Path, dict], tmp_path: Path) -> None:
+    import onnxruntime
+
+    model = load_autoencoder(trained[1]["checkpoints"]["last"])
+    path = export_detector(model, "onnx", tmp_path / "out" / "detector.onnx")
+    assert [p.name for p in path.parent.iterdir()] == ["detector.onnx"], "no weights file beside"
+    shipped = tmp_path / "elsewhere" / "detector.onnx"
+    shipped.parent.mkdir()
+    shipped.write_bytes(path.read_bytes())
+    session = onnxruntime.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
+    (images,) = session.get_inputs()
+    assert images.name == "images" and images.type == "tensor(float)"
+    assert images.shape[1:] == [1, 28, 28]
+    assert [o.name for o in session.get_outputs()] == ["score", "is_anomaly"]
+    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    scores, flags = session.run(None, {"images": x})
+    assert flags.dtype == np.bool_
+    np.testing.assert_allclose(scores, model.score_images(torch.from_numpy(x)).numpy(), rtol=1e-5)
+
+
+def test_export_check_fails_in_one_line_when_the_file_disagrees(
+    trained: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from anomaly_ae import export as export_module
+    from anomaly_ae.cli import exit_on_user_error
+
+    real = export_module.run_exported
+
+    def off_by_a_little(path, fmt, images):
+        scores, flags = real(path, fmt, images)
+        scores[::7] += 0.01  # beyond 1e-4 + 1e-5 x score for scores below ~1000
+        return scores, flags
+
+    monkeypatch.setattr(export_module, "run_exported", off_by_a_little)
+    out = tmp_path / "export"
+    cfg = compose_config(
+        "export",
+        [
+            f"ckpt_path={trained[1]['checkpoints']['last']}",
+            "format=torchscript",
+            f"paths.output_dir={out}",
+        ],
+    )
+    with pytest.raises(SystemExit) as stop, exit_on_user_error():
+        export_module.export(cfg)
+    assert stop.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "disagrees with the checkpoint" in errors[0]
+    assert "scores differ by more than 0.0001 + 1e-05 x score" in errors[0]
+    assert (out / "detector.pt").is_file(), "the file is kept for inspection"
+
+
+def test_export_check_tolerates_flipped_flags_only_at_the_threshold(
+    trained: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flag that differs for a score within the tolerance of the threshold is float
+    rounding, not a broken export; anywhere else it fails the check."""
+    from anomaly_ae import export as export_module
+
+    model = load_autoencoder(trained[1]["checkpoints"]["last"])
+    images = export_module.check_images((1, 28, 28), 16, seed=0)
+    with torch.no_grad():
+        expected = model.score(images)
+    model.threshold.fill_(float(expected[0]))  # image 0 sits exactly on the threshold
+    path = export_detector(model, "torchscript", tmp_path / "detector.pt")
+    real = export_module.run_exported
+
+    def flipped(indices):
+        def run(path, fmt, images):
+            scores, flags = real(path, fmt, images)
+            flags[indices] = ~flags[indices]
+            return scores, flags
+
+        return run
+
+    monkeypatch.setattr(export_module, "run_exported", flipped([0]))
+    check = check_export(model, path, "torchscript", images)
+    assert check["flags_differ"] == 1 and check["flags_differ_beyond_tolerance"] == 0
+    export_module.require_agreement(check, path)
+
+    far = int(torch.argmax((expected - expected[0]).abs()))
+    monkeypatch.setattr(export_module, "run_exported", flipped([0, far]))
+    check = check_export(model, path, "torchscript", images)
+    assert check["flags_differ"] == 2 and check["flags_differ_beyond_tolerance"] == 1
+    with pytest.raises(export_module.ExportMismatchError, match="1 flags differ"):
+        export_module.require_agreement(check, path)

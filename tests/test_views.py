@@ -50,12 +50,15 @@ def test_tensorboard_has_every_view(trained: tuple[Path, dict]) -> None:
     assert "_hparams_/session_start_info" in hparams
     assert "hp/type_I_error" in tags["scalars"]
 
-    # 2 epochs of 10 optimizer steps: thresholds at steps 10 and 20, on the same axis as
-    # the step loss; grids after epoch 2 (every 2 epochs), the last one
-    assert [e.step for e in events.Scalars("val/threshold")] == [10, 20]
+    # 2 epochs of 10 optimizer steps: thresholds after steps 10 and 20, which Lightning puts at
+    # x = 9 and 19; the grids and histograms of a validation share its x; test values at 20
+    assert [e.step for e in events.Scalars("val/threshold")] == [9, 19]
     assert events.Scalars("val/threshold")[-1].value == pytest.approx(results["threshold"])
     grids = events.Images("images/KMNIST_test")
-    assert [g.step for g in grids] == [20]
+    assert [g.step for g in grids] == [19], "after epoch 2 (every 2 epochs), the last one"
+    assert [h.step for h in events.Histograms("scores/validation_MNIST")] == [19]
+    assert [e.step for e in events.Scalars("test/type_I_error")] == [20]
+    assert [h.step for h in events.Histograms("scores/test_KMNIST")] == [20]
     assert grids[0].width > grids[0].height  # inputs over reconstructions, 16 wide
     kmnist = events.Histograms("scores/test_KMNIST")[-1].histogram_value
     assert kmnist.num == results["metrics"]["n_anomaly"]

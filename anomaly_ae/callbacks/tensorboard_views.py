@@ -28,8 +28,8 @@ class TensorBoardViews(Callback):
     - at test: ``test/pr_curve`` (TensorBoard's PR-curve plugin) and ``test/roc_curve`` (a
       figure).
 
-    Steps are optimizer steps, as on the scalar curves. Does nothing without a TensorBoard
-    logger.
+    Steps are those Lightning gives the scalars logged at the same moment (see
+    :func:`_logger_step`). Does nothing without a TensorBoard logger.
     """
 
     def __init__(self, every_n_epochs: int = 2, num_images: int = 16) -> None:
@@ -54,28 +54,26 @@ class TensorBoardViews(Callback):
         name = trainer.datamodule.normal_name
         if pl_module.validation_scores is not None:
             writer.add_histogram(
-                f"scores/validation_{name}", pl_module.validation_scores, pl_module.global_step
+                f"scores/validation_{name}", pl_module.validation_scores, _logger_step(trainer)
             )
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         writer = _writer(trainer)
         if writer is None or not trainer.is_global_zero or pl_module.test_outputs is None:
             return
-        step = pl_module.global_step
-        if self._grids_logged_at != step:  # after fitting, the last validation drew them
+        step = _logger_step(trainer)
+        if self._grids_logged_at != pl_module.global_step:  # the last validation drew them
             self._log_reconstructions(writer, trainer, pl_module)
         scores, targets = pl_module.test_outputs
         datamodule = trainer.datamodule
-        writer.add_histogram(
-            f"scores/test_{datamodule.normal_name}", scores[targets == NORMAL], step
-        )
-        if datamodule.anomaly_name is None:
-            return
-        writer.add_histogram(
-            f"scores/test_{datamodule.anomaly_name}", scores[targets == ANOMALY], step
-        )
+        sets = {datamodule.normal_name: NORMAL, datamodule.anomaly_name: ANOMALY}
+        for name, target in sets.items():
+            if name is not None and bool((targets == target).any()):
+                writer.add_histogram(f"scores/test_{name}", scores[targets == target], step)
+        if pl_module.test_metrics.get("auroc") is None:
+            return  # the curves need both normal images and anomalies
         writer.add_pr_curve("test/pr_curve", targets, scores_to_unit_interval(scores), step)
-        auroc = pl_module.test_metrics.get("auroc")
+        auroc = pl_module.test_metrics["auroc"]
         writer.add_figure("test/roc_curve", roc_figure(scores, targets, auroc), step)
 
     def _log_reconstructions(
@@ -89,8 +87,15 @@ class TensorBoardViews(Callback):
             with torch.inference_mode():
                 reconstructions = pl_module(images)
             grid = make_grid(torch.cat([images, reconstructions]), nrow=len(images), pad_value=1)
-            writer.add_image(f"images/{name}", grid, pl_module.global_step)
+            writer.add_image(f"images/{name}", grid, _logger_step(trainer))
         self._grids_logged_at = pl_module.global_step
+
+
+def _logger_step(trainer: pl.Trainer) -> int:
+    """The x value Lightning's loggers give what is logged now: during training, ``k - 1``
+    after optimizer step ``k``; at test, the number of steps. Lightning's own
+    LearningRateMonitor logs at the same counter."""
+    return trainer.fit_loop.epoch_loop._batches_that_stepped
 
 
 def _writer(trainer: pl.Trainer) -> SummaryWriter | None:

@@ -25,7 +25,8 @@ class ThresholdCallback(Callback):
     Skips the sanity-check epoch (a couple of batches of an untrained model). Scores are
     gathered from every process and de-duplicated before the rule sees them, so the threshold
     under DDP equals the single-process one. The value lives in the module's ``threshold``
-    buffer and is therefore in every checkpoint written after the epoch.
+    buffer and is therefore in every checkpoint written after the epoch; the calibration
+    details record the optimizer step of the weights it was fitted on (``step``).
     """
 
     def __init__(self, rule: Any = None, refit: bool = True) -> None:
@@ -54,17 +55,18 @@ class ThresholdCallback(Callback):
             return
         if not isinstance(pl_module, AutoencoderModule):
             raise TypeError("ThresholdCallback needs an AutoencoderModule")
-        scores, _ = self._scores.compute()
+        scores, _ = self._scores.collected()
         self._scores.reset()
-        pl_module.validation_scores = scores.detach().cpu()
+        scores = scores.detach().cpu()  # the rules compute in float64, which not every device has
+        pl_module.validation_scores = scores
         if not self.refit:
             return
         fit = self.rule.fit(scores)
-        pl_module.set_threshold(fit.value, fit.details)
-        pl_module.log("val/threshold", fit.value, sync_dist=True)
+        pl_module.set_threshold(fit.value, {**fit.details, "step": pl_module.weights_step})
+        pl_module.log("val/threshold", float(pl_module.threshold), sync_dist=True)
         log.debug(
-            "epoch %d: threshold %.6g from %d scores",
-            trainer.current_epoch,
+            "step %d: threshold %.6g from %d scores",
+            pl_module.weights_step,
             fit.value,
             scores.numel(),
         )

@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, SequentialSampler
 
-from anomaly_ae.data.sources import IdxSource, get_source
-from anomaly_ae.data.tensors import (
-    ANOMALY,
-    NORMAL,
+from anomaly_ae.data.loaders import (
     EpochShuffleSampler,
-    ImageTensorDataset,
+    ResumableDataLoader,
     TensorBatchSampler,
     keep_batch,
-    to_float_images,
 )
+from anomaly_ae.data.sources import IdxSource, get_source
+from anomaly_ae.data.tensors import ANOMALY, NORMAL, ImageTensorDataset, to_float_images
 from anomaly_ae.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+# The settings that decide which images are in the training, validation and test sets: a
+# checkpoint carries them, and evaluating or resuming it uses them.
+SPLIT_SETTINGS = ("normal", "anomaly", "anomaly_classes", "train_size", "val_size", "split_seed")
 
 
 def split_indices(
@@ -63,11 +66,6 @@ class AnomalyDataModule(pl.LightningDataModule):
             the epoch number, so resumed runs repeat uninterrupted ones exactly.
         batch_size: training batch size; eval_batch_size: validation/test batch size (scores
             are per image, so it changes speed, not results).
-        batches_per_iteration: training batches fetched and trained on per Lightning
-            iteration. Each is still one optimizer step on ``batch_size`` images, in the same
-            order; grouping them spreads Lightning's fixed per-iteration cost (hooks, logging
-            checks, about 0.4 ms on a laptop CPU) over several steps. Multi-process (DDP)
-            runs use 1, since every backward pass there must follow a DDP forward.
         data_on_device: keep the tensors on the accelerator when they fit in its free memory
             (no host-to-device copy per batch); on the CPU this changes nothing.
         num_workers: DataLoader workers; 0 suits tensors that are already in memory.
@@ -88,18 +86,13 @@ class AnomalyDataModule(pl.LightningDataModule):
         anomaly_classes: list[int] | None = None,
         batch_size: int = 100,
         eval_batch_size: int = 1_000,
-        batches_per_iteration: int = 50,
         data_on_device: bool = True,
         num_workers: int = 0,
         pin_memory: bool | None = None,
         download: bool = True,
     ) -> None:
         super().__init__()
-        sizes = {
-            "batch_size": batch_size,
-            "eval_batch_size": eval_batch_size,
-            "batches_per_iteration": batches_per_iteration,
-        }
+        sizes = {"batch_size": batch_size, "eval_batch_size": eval_batch_size}
         for key, value in sizes.items():
             if value < 1:
                 raise ConfigError(f"data.{key}={value} must be at least 1")
@@ -132,6 +125,22 @@ class AnomalyDataModule(pl.LightningDataModule):
     @property
     def normal_name(self) -> str:
         return self.normal.display_name
+
+    def describe(self) -> dict[str, Any]:
+        """What the data of a run are, for results.json: the sets' names, the settings that
+        chose the images, and how many images each split holds once set up."""
+        hp = self.hparams
+        description: dict[str, Any] = {
+            "normal": self.normal_name,
+            "anomaly": self.anomaly_name,
+            **{key: hp[key] for key in SPLIT_SETTINGS if key not in ("normal", "anomaly")},
+        }
+        if not self.held_out:
+            description.pop("anomaly_classes")
+        for name, dataset in (("train", self.train_set), ("validation", self.val_set)):
+            if dataset is not None:
+                description[f"n_{name}"] = len(dataset)
+        return description
 
     def prepare_data(self) -> None:
         """Check (and if allowed download) every file the run needs, before any training."""
@@ -186,7 +195,7 @@ class AnomalyDataModule(pl.LightningDataModule):
 
     def _setup_test(self) -> None:
         normal, anomalous = self._test_images()
-        images, targets = [normal], [torch.full((len(normal),), NORMAL, dtype=torch.long)]
+        sets = [(normal, NORMAL)]
         if anomalous is not None:
             if anomalous.shape[1:] != normal.shape[1:]:
                 raise ConfigError(
@@ -194,9 +203,19 @@ class AnomalyDataModule(pl.LightningDataModule):
                     f"{self.normal_name} images are {tuple(normal.shape[2:])}; "
                     "choose an anomaly set with images of the same size"
                 )
-            images.append(anomalous)
-            targets.append(torch.full((len(anomalous),), ANOMALY, dtype=torch.long))
-        self.test_set = self._on_device(ImageTensorDataset(torch.cat(images), torch.cat(targets)))
+            sets.append((anomalous, ANOMALY))
+        # each set's images go straight to their interleaved places: one copy in memory
+        order = interleaved_order([len(x) for x, _ in sets])
+        places = torch.empty_like(order)
+        places[order] = torch.arange(len(order))
+        images = normal.new_empty((len(order), *normal.shape[1:]))
+        targets = torch.empty(len(order), dtype=torch.long)
+        start = 0
+        for x, target in sets:
+            where = places[start : start + len(x)]
+            images[where], targets[where] = x, target
+            start += len(x)
+        self.test_set = self._on_device(ImageTensorDataset(images, targets))
         log.info(
             "test set: %d %s (normal) + %d %s (anomaly) images",
             len(normal),
@@ -225,15 +244,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         return previews
 
     def train_dataloader(self) -> DataLoader:
-        group = self.hparams.batches_per_iteration
-        if group > 1 and self.trainer is not None and self.trainer.world_size > 1:
-            log.info(
-                "data.batches_per_iteration=%d -> 1 under %d processes",
-                group,
-                self.trainer.world_size,
-            )
-            group = 1
-        return self._loader(self.train_set, self.hparams.batch_size, shuffle=True, group=group)
+        return self._loader(self.train_set, self.hparams.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.hparams.eval_batch_size, shuffle=False)
@@ -260,7 +271,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         return ImageTensorDataset(dataset.images.to(device), dataset.targets.to(device))
 
     def _loader(
-        self, dataset: ImageTensorDataset | None, batch_size: int, shuffle: bool, group: int = 1
+        self, dataset: ImageTensorDataset | None, batch_size: int, shuffle: bool
     ) -> DataLoader:
         if dataset is None:
             raise RuntimeError("AnomalyDataModule.setup() has not been called for this stage")
@@ -273,9 +284,11 @@ class AnomalyDataModule(pl.LightningDataModule):
             sampler = EpochShuffleSampler(dataset, self.hparams.shuffle_seed)
         else:
             sampler = SequentialSampler(dataset)
-        return DataLoader(
+        # training resumes mid-epoch at the right batch; evaluation always runs whole
+        loader_class = ResumableDataLoader if shuffle else DataLoader
+        return loader_class(
             dataset,
-            batch_sampler=TensorBatchSampler(sampler, batch_size, drop_last=False, group=group),
+            batch_sampler=TensorBatchSampler(sampler, batch_size, drop_last=False),
             collate_fn=keep_batch,
             num_workers=workers,
             pin_memory=pin and on_host,
@@ -285,3 +298,15 @@ class AnomalyDataModule(pl.LightningDataModule):
 
 def _normal_set(images: torch.Tensor) -> ImageTensorDataset:
     return ImageTensorDataset(images, torch.full((len(images),), NORMAL, dtype=torch.long))
+
+
+def interleaved_order(counts: list[int]) -> torch.Tensor:
+    """An order of ``sum(counts)`` items, given as consecutive groups of ``counts``, that
+    spreads every group evenly: item ``i`` of a group of ``n`` sits at ``(i + 0.5) / n``.
+
+    Any leading part of the test set then holds normal and anomalous images in their overall
+    proportion, so a partial test (``limit_test_batches``, ``fast_dev_run``) still measures
+    both error types; each group keeps its own order.
+    """
+    positions = torch.cat([(torch.arange(n, dtype=torch.float64) + 0.5) / n for n in counts])
+    return torch.sort(positions, stable=True).indices

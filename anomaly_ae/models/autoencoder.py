@@ -10,7 +10,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torchmetrics import MeanMetric
 
 from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
@@ -19,14 +18,22 @@ from anomaly_ae.metrics import ScoreCollector, detection_metrics
 from anomaly_ae.models.architectures import build_networks
 from anomaly_ae.scoring import reconstruction_error
 
+SCHEDULERS = ("cosine",)
+
 
 class AutoencoderModule(pl.LightningModule):
     """An encoder/decoder pair trained with MSE, scoring images by reconstruction error.
 
-    The decision threshold is a registered buffer (NaN until a :class:`ThresholdCallback`
-    fits it on validation scores), so it is saved in and restored from checkpoints together
-    with the weights; the constructor's arguments are plain values saved as hyperparameters,
-    so a checkpoint alone rebuilds the model.
+    Training follows Lightning's contract: automatic optimization, one training batch per
+    ``training_step`` and one optimizer step per batch (or per ``accumulate_grad_batches``
+    batches), everything logged with ``self.log``, so every Trainer setting (``max_steps``,
+    ``val_check_interval``, clipping, accumulation, schedulers, callbacks) means what
+    Lightning documents.
+
+    The decision threshold is a float32 buffer (NaN until a :class:`ThresholdCallback` fits it
+    on validation scores), so it is saved in and restored from checkpoints together with the
+    weights; the constructor's arguments are plain values saved as hyperparameters, so a
+    checkpoint alone rebuilds the model.
     """
 
     def __init__(
@@ -39,6 +46,7 @@ class AutoencoderModule(pl.LightningModule):
         latent_dim: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        scheduler: str | None = None,
     ) -> None:
         super().__init__()
         # Plain Python values (not OmegaConf containers) keep checkpoints loadable as weights.
@@ -49,22 +57,26 @@ class AutoencoderModule(pl.LightningModule):
             raise ConfigError(
                 f"model.lr={lr} must be positive and model.weight_decay={weight_decay} not negative"
             )
+        if scheduler is not None and scheduler not in SCHEDULERS:
+            raise ConfigError(
+                f"model.scheduler={scheduler} is unknown; choose null or {', '.join(SCHEDULERS)}"
+            )
         self.encoder, self.decoder = build_networks(
             architecture, input_shape, hidden_dims, channels, upsampling, latent_dim
         )
         self.save_hyperparameters(logger=False)  # the run logs its whole config instead
-        self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float64))
+        # float32 like the scores it is compared with; accelerators such as MPS have no float64
+        self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float32))
         self.calibration: dict[str, Any] = {}
-        self.train_loss = MeanMetric(nan_strategy="disable")
         self.test_scores = ScoreCollector()
         self.test_metrics: dict[str, float | int | None] = {}
-        # what the reports draw: every step's training loss, the last validation scores (set
-        # by ThresholdCallback), and the last test's scores with their targets, all on the CPU
-        self._loss_history: list[torch.Tensor] = []
-        self._unchecked_losses: list[torch.Tensor] = []  # not yet checked for NaN/inf
+        # what the reports draw: every training batch's loss (floats: thousands of one-element
+        # tensors kept alive would fragment the heap), the last validation scores (set by
+        # ThresholdCallback), and the last test's scores with their targets, on the CPU
+        self._loss_history: list[float] = []
         self.validation_scores: torch.Tensor | None = None
         self.test_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.automatic_optimization = False  # see training_step
+        self._checkpoint_step = 0  # global step of the checkpoint the weights were loaded from
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Reconstruct ``images``."""
@@ -92,8 +104,8 @@ class AutoencoderModule(pl.LightningModule):
     def flag(self, scores: torch.Tensor) -> torch.Tensor:
         """``True`` where a score is above the fitted threshold.
 
-        The comparison runs in the scores' float32, as in testing (``detection_metrics``) and
-        in exported models, so every path flags the same images.
+        The comparison runs in float32, as in testing (``detection_metrics``) and in exported
+        models, so every path flags the same images.
         """
         return scores > self.fitted_threshold()
 
@@ -115,97 +127,48 @@ class AutoencoderModule(pl.LightningModule):
         self.threshold.fill_(value)
         self.calibration = dict(calibration)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> None:
-        """One optimizer step per training batch; a grouped batch holds several.
+    @property
+    def weights_step(self) -> int:
+        """The optimizer steps behind the current weights: the trainer's count while a
+        trainer has trained them, else the step of the checkpoint they were loaded from."""
+        trainer = self._trainer
+        if trainer is not None and trainer.global_step > 0:
+            return trainer.global_step
+        return self._checkpoint_step
 
-        Manual optimization lets one Lightning iteration take several steps (see
-        ``data.batches_per_iteration``); each step is the seed's: MSE of one batch, Adam.
-        """
-        optimizer = self.optimizers()
-        losses, sizes, logged = [], [], False
-        for micro in batch.micro_batches():
-            images = micro.images
-            loss = F.mse_loss(self(images), images)
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            optimizer.step()
-            losses.append(loss.detach())
-            sizes.append(len(images))
-            if self._is_logging_step():
-                self._log_step_loss(losses[-1])
-                logged = True
-        # one update per iteration: the metric's bookkeeping is not free either
-        stacked = torch.stack(losses)
-        self.train_loss.update(stacked, weight=torch.tensor(sizes, device=self.device))
-        self._loss_history.append(stacked)  # stays on the device: no sync per step
-        self._unchecked_losses.append(stacked)
-        if logged or self.trainer.is_last_batch:
-            self._stop_if_diverged()
+    @property
+    def is_calibrated_on_these_weights(self) -> bool:
+        """Whether the threshold was fitted on the current weights (at their step)."""
+        return self.is_calibrated and self.calibration.get("step") == self.weights_step
 
-    def _stop_if_diverged(self) -> None:
-        """Raise, naming the first step, if a loss since the last check is NaN or infinite.
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        images = batch.images
+        loss = F.mse_loss(self(images), images)
+        value = loss.item()  # the one host sync of a step: the NaN check and the loss curve
+        if not math.isfinite(value):
+            self._stop_diverged(value)
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images)
+        )
+        self._loss_history.append(value)
+        return loss
 
-        Checked where the loop syncs with the host anyway (a logging step) and before every
-        validation, so a diverged model is never validated or checkpointed.
-        """
-        recent = torch.cat(self._unchecked_losses)
-        self._unchecked_losses = []
-        finite = torch.isfinite(recent)
-        if bool(finite.all()):
-            return
-        first = int((~finite).nonzero()[0])
-        step = self.global_step - len(recent) + first + 1
+    def _stop_diverged(self, loss: float) -> None:
+        """Raise before a NaN or infinite loss is back-propagated, naming the optimizer step
+        it would have fed; the weights of earlier checkpoints stay as they are."""
         saved = [
             Path(c.best_model_path) for c in self.trainer.checkpoint_callbacks if c.best_model_path
         ]
         kept = f". Checkpoints of earlier epochs are kept in {saved[0].parent}" if saved else ""
         raise TrainingDivergedError(
-            f"the training loss became {recent[first].item()} at optimizer step {step} "
+            f"the training loss became {loss} at optimizer step {self.global_step + 1} "
             f"(epoch {self.current_epoch}); lower model.lr or look for NaN/inf pixels in the "
             f"data{kept}"
         )
 
     def training_losses(self) -> torch.Tensor:
-        """The loss of every optimizer step so far (the seed's loss.png), on the CPU."""
-        if not self._loss_history:
-            return torch.empty(0)
-        history = torch.cat([h.reshape(-1).cpu() for h in self._loss_history])
-        self._loss_history = [history]
-        return history
-
-    def _is_logging_step(self) -> bool:
-        """Every ``trainer.log_every_n_steps`` optimizer steps (counted after the step)."""
-        every = self.trainer.log_every_n_steps
-        return every > 0 and self.global_step % every == 0
-
-    def _log_step_loss(self, loss: torch.Tensor) -> None:
-        """Hand the step loss to the loggers at its own step, and to the progress bar.
-
-        Lightning flushes ``self.log`` values once per iteration, which may hold several
-        steps, so the per-step series goes to the loggers directly; the epoch mean comes
-        from ``train_loss``, which accumulates on the device without a host sync.
-        """
-        self.log("train/loss_step", loss, prog_bar=True, logger=False)
-        value = loss.item()
-        for logger in self.loggers:
-            logger.log_metrics({"train/loss_step": value}, step=self.global_step)
-
-    def on_train_epoch_end(self) -> None:
-        self.log("train/loss_epoch", self.train_loss.compute())
-        self.train_loss.reset()
-        self._log_at_optimizer_step()
-
-    def on_validation_epoch_end(self) -> None:
-        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
-            self._log_at_optimizer_step()
-
-    def _log_at_optimizer_step(self) -> None:
-        """Put epoch-level values at the optimizer step on the loggers' x axis.
-
-        Lightning counts iterations; a logged ``step`` value replaces that count (Lightning's
-        documented override), so every curve shares the axis of ``train/loss_step``.
-        """
-        self.log("step", float(self.global_step))
+        """The loss of every training batch so far (the seed's loss.png)."""
+        return torch.tensor(self._loss_history, dtype=torch.float32)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         images = batch.images
@@ -224,23 +187,35 @@ class AutoencoderModule(pl.LightningModule):
         self.test_metrics = {}
 
     def on_test_epoch_end(self) -> None:
-        scores, targets = self.test_scores.compute()
+        scores, targets = self.test_scores.collected()
+        scores, targets = scores.cpu(), targets.cpu()
         self.test_metrics = detection_metrics(scores, targets, self.fitted_threshold())
-        self.test_outputs = (scores.cpu(), targets.cpu())
+        self.test_outputs = (scores, targets)
         numeric = {f"test/{k}": float(v) for k, v in self.test_metrics.items() if v is not None}
         self.log_dict(numeric, rank_zero_only=True)
         self.test_scores.reset()
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
         # The fused kernel updates all parameters at once: about a quarter of a CPU training
         # step of the seed's model is Adam's per-tensor arithmetic otherwise.
         fused = self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam(
+        optimizer = torch.optim.Adam(
             self.parameters(),
             lr=self.hparams.lr,
             weight_decay=self.hparams.weight_decay,
             fused=fused,
         )
+        if self.hparams.scheduler is None:
+            return optimizer
+        steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(steps):
+            raise ConfigError(
+                f"model.scheduler={self.hparams.scheduler} needs a finite training length: "
+                "set trainer.max_epochs or trainer.max_steps"
+            )
+        # from lr down to 0 over the run's optimizer steps, stepped after each of them
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(steps), 1))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["anomaly_ae"] = {
@@ -252,7 +227,6 @@ class AutoencoderModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         ours = checkpoint.get("anomaly_ae", {})
         self.calibration = dict(ours.get("calibration", {}))
+        self._checkpoint_step = int(checkpoint.get("global_step", 0))
         losses = ours.get("training_losses")
-        self._loss_history = (
-            [torch.as_tensor(losses, dtype=torch.float32)] if losses is not None else []
-        )
+        self._loss_history = [] if losses is None else torch.as_tensor(losses).tolist()

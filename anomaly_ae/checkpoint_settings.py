@@ -1,0 +1,178 @@
+"""The settings a checkpoint carries, and how they meet the command line.
+
+A checkpoint holds the model's constructor arguments (``hyper_parameters``) and the data
+module's (``datamodule_hyper_parameters``). Evaluating or resuming a checkpoint uses them, so a
+model trained on another split, anomaly set or latent size is calibrated and tested on its own
+data, not on what the config files say today. A ``data.<key>=...`` given on the command line
+still wins, and one that changes the calibration split says so; ``ckpt_path=last`` resumes only
+a run whose model and data settings are this run's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning import LightningDataModule
+
+from anomaly_ae.checkpoint import read_checkpoint
+from anomaly_ae.data.datamodule import SPLIT_SETTINGS
+from anomaly_ae.errors import CheckpointError, ConfigError, one_line
+
+log = logging.getLogger(__name__)
+
+DATA_KEY = LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY
+# settings a resumed run takes from its checkpoint besides the split: the training order
+RESUME_DATA_SETTINGS = (*SPLIT_SETTINGS, "shuffle_seed", "batch_size")
+# settings whose change puts other images into the validation (calibration) split
+_CALIBRATION_SPLIT = ("normal", "train_size", "val_size", "split_seed")
+
+
+def explicit_keys(overrides: Iterable[str], group: str) -> set[str]:
+    """The keys of ``group`` set on the command line: ``data.split_seed=7`` -> ``split_seed``."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    prefix = f"{group}."
+    return {
+        o.key_or_group.removeprefix(prefix) for o in parsed if o.key_or_group.startswith(prefix)
+    }
+
+
+def data_config_for_checkpoint(
+    data: DictConfig,
+    checkpoint: Mapping[str, Any],
+    overrides: Iterable[str],
+    keys: Sequence[str] = SPLIT_SETTINGS,
+) -> DictConfig:
+    """``data`` with ``keys`` taken from the checkpoint, except those set on the command line.
+
+    An explicit override that changes the calibration split is kept and reported in one line.
+    Where (``root``) and how (batch sizes, devices) the data are read stay as configured.
+    """
+    saved = checkpoint.get(DATA_KEY)
+    if not saved:
+        log.warning(
+            "the checkpoint carries no data settings (it predates them): using data.* as configured"
+        )
+        return data
+    explicit = explicit_keys(overrides, "data")
+    merged = data.copy()
+    for key in keys:
+        if key not in saved:
+            continue
+        if key not in explicit:
+            merged[key] = saved[key]
+        elif _changes_calibration_split(key, saved, data) and not _same(saved[key], data[key]):
+            log.warning(
+                "data.%s=%s on the command line replaces the checkpoint's %s: the validation "
+                "split is not the one the model was calibrated on (it may hold training images)",
+                key,
+                _plain(data[key]),
+                saved[key],
+            )
+    return merged
+
+
+def _changes_calibration_split(key: str, saved: Mapping[str, Any], data: DictConfig) -> bool:
+    if key in _CALIBRATION_SPLIT:
+        return True
+    # held-out classes ("mnist_classes") leave the split without them
+    held_out = [v for v in (saved.get("anomaly"), data.get("anomaly")) if v]
+    return key in ("anomaly", "anomaly_classes") and any(v.endswith("_classes") for v in held_out)
+
+
+def model_config_for_resume(
+    model: DictConfig, checkpoint: Mapping[str, Any], overrides: Iterable[str]
+) -> DictConfig:
+    """The model settings of a resumed run: the checkpoint's. A ``model.<key>=...`` that
+    differs from them is refused: the saved weights and optimizer state belong to them."""
+    saved = checkpoint["hyper_parameters"]
+    conflicts = [
+        f"model.{key}={_plain(model[key])} (the checkpoint has {saved[key]})"
+        for key in sorted(explicit_keys(overrides, "model"))
+        if key in saved and key in model and not _same(saved[key], model[key])
+    ]
+    if conflicts:
+        raise ConfigError(
+            f"a resumed run continues the saved model, but {', '.join(conflicts)}; drop the "
+            "override, or start a new run without ckpt_path"
+        )
+    return OmegaConf.create({"_target_": model._target_, **saved})
+
+
+def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConfig) -> list[str]:
+    """How a checkpoint's model and data settings differ from a config's (``[]``: the same)."""
+    found = []
+    for group, saved, current, keys in (
+        ("model", checkpoint.get("hyper_parameters") or {}, model, None),
+        ("data", checkpoint.get(DATA_KEY) or {}, data, RESUME_DATA_SETTINGS),
+    ):
+        for key in keys or sorted(saved):
+            if key in current and key in saved and not _same(saved[key], current[key]):
+                found.append(f"{group}.{key}={saved[key]}")
+    return found
+
+
+def find_last_checkpoint(
+    log_dir: str | Path, task_name: str, exclude: str | Path, model: DictConfig, data: DictConfig
+) -> Path:
+    """The newest ``checkpoints/last.ckpt`` of the task's earlier runs with the model and
+    data settings of ``model`` and ``data`` (``ckpt_path=last``), said in the log.
+
+    Runs and sweep jobs under ``<log_dir>/<task_name>`` count; the current run directory
+    (``exclude``) and links whose checkpoint is gone do not.
+    """
+    root = Path(log_dir) / task_name
+    exclude = Path(exclude).resolve()
+    candidates = sorted(
+        (
+            path
+            for path in root.glob("**/checkpoints/last.ckpt")
+            if path.exists() and exclude not in path.resolve().parents
+        ),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    if not candidates:
+        raise CheckpointError(
+            f"ckpt_path=last found no checkpoints/last.ckpt of an earlier run under {root}; "
+            "pass the checkpoint's path instead"
+        )
+    others = []
+    for path in candidates:
+        try:
+            differ = differences(read_checkpoint(path), model, data)
+        except CheckpointError as err:
+            differ = [one_line(err, 120)]
+        if not differ:
+            newer = f"; {len(others)} newer one(s) have other settings" if others else ""
+            log.info(
+                "ckpt_path=last: resuming %s, the newest last.ckpt under %s with this run's "
+                "model and data settings%s",
+                path,
+                root,
+                newer,
+            )
+            return path
+        others.append((path, differ))
+    newest, differ = others[0]
+    raise CheckpointError(
+        f"ckpt_path=last found {len(others)} last.ckpt under {root} but none with this run's "
+        f"model and data settings (the newest, {newest}, has {', '.join(differ[:4])}); pass "
+        "ckpt_path=<its path> to resume it with its own settings"
+    )
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as plain values: lists and tuples alike, OmegaConf containers unwrapped."""
+    a, b = _plain(a), _plain(b)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
