@@ -32,10 +32,13 @@ RESUME_DATA_SETTINGS = (*SPLIT_SETTINGS, "shuffle_seed", "batch_size")
 _CALIBRATION_SPLIT = ("normal", "train_size", "val_size", "split_seed")
 
 
-def explicit_keys(overrides: Iterable[str], group: str) -> set[str]:
-    """The keys of ``group`` set on the command line: ``data.split_seed=7`` -> ``split_seed``."""
+def explicit_keys(overrides: Iterable[str], group: DictConfig, name: str) -> set[str]:
+    """The keys of the config group ``name`` set on the command line: ``data.split_seed=7``
+    -> ``split_seed``; choosing the group's file (``model=conv``) sets all of them."""
     parsed = OverridesParser.create().parse_overrides(list(overrides))
-    prefix = f"{group}."
+    if any(o.key_or_group == name for o in parsed):
+        return set(group.keys())
+    prefix = f"{name}."
     return {
         o.key_or_group.removeprefix(prefix) for o in parsed if o.key_or_group.startswith(prefix)
     }
@@ -58,7 +61,7 @@ def data_config_for_checkpoint(
             "the checkpoint carries no data settings (it predates them): using data.* as configured"
         )
         return data
-    explicit = explicit_keys(overrides, "data")
+    explicit = explicit_keys(overrides, data, "data")
     merged = data.copy()
     for key in keys:
         if key not in saved:
@@ -92,7 +95,7 @@ def model_config_for_resume(
     saved = checkpoint["hyper_parameters"]
     conflicts = [
         f"model.{key}={_plain(model[key])} (the checkpoint has {saved[key]})"
-        for key in sorted(explicit_keys(overrides, "model"))
+        for key in sorted(explicit_keys(overrides, model, "model"))
         if key in saved and key in model and not _same(saved[key], model[key])
     ]
     if conflicts:

@@ -132,6 +132,7 @@ def case_bare(root: Path, epochs: int, flush_denormal: bool = False) -> dict:
     # per thread, and copied by torch's intra-op threads when they start: set before the first
     # parallel operation so that all of them flush
     torch.set_flush_denormal(flush_denormal)
+    torch.manual_seed(0)  # the same split, initialisation and order with and without flushing
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     images = read_image_file(str(root / "MNIST" / "raw" / MNIST_FILES[0]))
     images = images.unsqueeze(1).float().div(255).to(device)

@@ -112,6 +112,9 @@ def test_resume_takes_the_checkpoints_model_and_refuses_to_change_it(
     )
     with pytest.raises(ConfigError, match=r"model\.latent_dim=16 \(the checkpoint has 8\)"):
         train(compose_config("train", overrides), overrides)
+    overrides = tiny_overrides(tiny_root, tmp_path / "clash", f"ckpt_path={ckpt}", "model=conv")
+    with pytest.raises(ConfigError, match=r"model\.architecture=conv \(the checkpoint has mlp\)"):
+        train(compose_config("train", overrides), overrides)
 
 
 def test_ckpt_path_last_resumes_only_a_run_of_the_same_settings(
