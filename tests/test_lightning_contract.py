@@ -260,3 +260,15 @@ def test_results_say_how_each_number_was_obtained(trained: tuple[Path, dict]) ->
     assert on_disk["tested"] == {"step": 20, "checkpoint": str(out / "checkpoints" / "last.ckpt")}
     assert on_disk["calibration"]["n"] == on_disk["data"]["n_validation"] == 40
     assert on_disk["data"]["split_seed"] == 42
+
+
+def test_without_validation_images_the_final_weights_are_kept_and_the_error_says_how_to_go_on(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    from anomaly_ae.errors import ConfigError
+
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match="no validation images were scored") as err:
+        run_train(tiny_root, out, "+trainer.limit_val_batches=0")
+    assert "\n" not in str(err.value) and "refit_threshold=true" in str(err.value)
+    assert checkpoint_of(out / "checkpoints" / "last.ckpt")["global_step"] == 20
