@@ -26,10 +26,18 @@ from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 log = logging.getLogger(__name__)
 
 DATA_KEY = LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY
-# settings a resumed run takes from its checkpoint besides the split: the training order
-RESUME_DATA_SETTINGS = (*SPLIT_SETTINGS, "shuffle_seed", "batch_size")
+# what a resumed run must keep besides the split: its training order (the saved position in an
+# epoch counts batches of this size in this order)
+TRAINING_ORDER = ("shuffle_seed", "batch_size")
+RESUME_DATA_SETTINGS = (*SPLIT_SETTINGS, *TRAINING_ORDER)
 # settings whose change puts other images into the validation (calibration) split
 _CALIBRATION_SPLIT = ("normal", "train_size", "val_size", "split_seed")
+
+
+def saved_split(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The split settings a checkpoint carries (``{}`` for checkpoints that predate them)."""
+    saved = checkpoint.get(DATA_KEY) or {}
+    return {key: saved[key] for key in SPLIT_SETTINGS if key in saved}
 
 
 def explicit_keys(overrides: Iterable[str], group: DictConfig, name: str) -> set[str]:
@@ -49,11 +57,13 @@ def data_config_for_checkpoint(
     checkpoint: Mapping[str, Any],
     overrides: Iterable[str],
     keys: Sequence[str] = SPLIT_SETTINGS,
+    fixed: Sequence[str] = (),
 ) -> DictConfig:
     """``data`` with ``keys`` taken from the checkpoint, except those set on the command line.
 
-    An explicit override that changes the calibration split is kept and reported in one line.
-    Where (``root``) and how (batch sizes, devices) the data are read stay as configured.
+    An explicit override that changes the calibration split is kept and reported in one line;
+    one that changes a ``fixed`` key is refused. Where (``root``) and how (evaluation batch
+    size, devices) the data are read stay as configured.
     """
     saved = checkpoint.get(DATA_KEY)
     if not saved:
@@ -62,6 +72,7 @@ def data_config_for_checkpoint(
         )
         return data
     explicit = explicit_keys(overrides, data, "data")
+    refuse_changes(data, saved, explicit & set(fixed), "data", "keeps its training order")
     merged = data.copy()
     for key in keys:
         if key not in saved:
@@ -93,17 +104,28 @@ def model_config_for_resume(
     """The model settings of a resumed run: the checkpoint's. A ``model.<key>=...`` that
     differs from them is refused: the saved weights and optimizer state belong to them."""
     saved = checkpoint["hyper_parameters"]
+    refuse_changes(
+        model, saved, explicit_keys(overrides, model, "model"), "model", "continues the saved model"
+    )
+    instantiation = {k: _plain(v) for k, v in model.items() if str(k).startswith("_")}
+    return OmegaConf.create({**instantiation, **saved})
+
+
+def refuse_changes(
+    current: DictConfig, saved: Mapping[str, Any], keys: Iterable[str], group: str, why: str
+) -> None:
+    """Raise one :class:`ConfigError` line for the ``keys`` whose command-line value differs
+    from the checkpoint's: a resumed run ``why``."""
     conflicts = [
-        f"model.{key}={_plain(model[key])} (the checkpoint has {saved[key]})"
-        for key in sorted(explicit_keys(overrides, model, "model"))
-        if key in saved and key in model and not _same(saved[key], model[key])
+        f"{group}.{key}={_plain(current[key])} (the checkpoint has {saved[key]})"
+        for key in sorted(keys)
+        if key in saved and key in current and not _same(saved[key], current[key])
     ]
     if conflicts:
         raise ConfigError(
-            f"a resumed run continues the saved model, but {', '.join(conflicts)}; drop the "
-            "override, or start a new run without ckpt_path"
+            f"a resumed run {why}, but {', '.join(conflicts)}; drop the override, or start a "
+            "new run without ckpt_path"
         )
-    return OmegaConf.create({"_target_": model._target_, **saved})
 
 
 def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConfig) -> list[str]:

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from pytorch_lightning import LightningDataModule
 
 from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint
-from anomaly_ae.data.datamodule import SPLIT_SETTINGS
+from anomaly_ae.checkpoint_settings import saved_split
 from anomaly_ae.inputs import Skipped, read_inputs, to_model_input
 from anomaly_ae.models import AutoencoderModule
 
@@ -55,9 +54,8 @@ class Detector:
         """A detector from a training checkpoint (read with ``weights_only=True``), with the
         data settings the checkpoint carries."""
         checkpoint = read_checkpoint(path, map_location=device)
-        saved = checkpoint.get(LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY) or {}
-        data = {key: saved[key] for key in SPLIT_SETTINGS if key in saved}
-        return cls(autoencoder_from_checkpoint(checkpoint, path), device, data=data)
+        model = autoencoder_from_checkpoint(checkpoint, path)
+        return cls(model, device, data=saved_split(checkpoint))
 
     @property
     def calibration(self) -> dict[str, Any]:

@@ -56,11 +56,8 @@ def evaluate(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[st
         trainer.validate(model, datamodule=datamodule, verbose=False)
         started = time.perf_counter()
         trainer.test(model, datamodule=datamodule, verbose=False)
-        extra = {
-            "checkpoint": str(cfg.ckpt_path),
-            "timings": {"test_seconds": round(time.perf_counter() - started, 3)},
-        }
-        return finish_run(trainer, model, datamodule, cfg, extra)
+        timings = {"test_seconds": round(time.perf_counter() - started, 3)}
+        return finish_run(trainer, model, datamodule, cfg, cfg.ckpt_path, {"timings": timings})
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")

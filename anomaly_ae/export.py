@@ -137,6 +137,11 @@ def check_export(
     flags_expected = model.flag(expected).numpy()
     expected = expected.numpy()
     scores, flags = run_exported(path, fmt, images)
+    if scores.shape != expected.shape or flags.shape != flags_expected.shape:
+        raise ExportMismatchError(
+            f"the exported {path} returns scores {scores.shape} and flags {flags.shape} for "
+            f"{len(images)} images, not ({len(images)},); the file is kept for inspection"
+        )
     difference = np.abs(scores - expected)
     tolerance = atol + rtol * np.abs(expected)
     borderline = np.abs(expected - model.fitted_threshold()) <= tolerance
@@ -144,7 +149,8 @@ def check_export(
         "images": len(images),
         "max_abs_score_difference": float(difference.max()),
         "max_rel_score_difference": float((difference / np.maximum(expected, 1e-12)).max()),
-        "scores_beyond_tolerance": int((difference > tolerance).sum()),
+        # "not within" rather than "beyond": a NaN score is never within the tolerance
+        "scores_beyond_tolerance": int((~(difference <= tolerance)).sum()),
         "flags_differ": int((flags != flags_expected).sum()),
         "flags_differ_beyond_tolerance": int(((flags != flags_expected) & ~borderline).sum()),
         "flagged": int(flags_expected.sum()),

@@ -77,14 +77,15 @@ def to_model_input(
             )
         x = (x[..., :3] * _LUMA).sum(-1)  # channels last, alpha dropped
     elif x.dim() == 3 and x.shape[0] == 3:
-        # (3, H, W): one colour image (C, H, W) or three gray ones (N, H, W); never guessed
-        if not grayscale:
+        # (3, H, W): for a model of three channels one image; for a gray model one colour
+        # image (C, H, W) or three gray ones (N, H, W): never guessed
+        if channels == 1 and not grayscale:
             raise InputError(
                 f"an array of shape {tuple(x.shape)} is one colour image or three gray ones: "
                 "pass grayscale=true for one colour image, or shape three gray images as "
                 f"(3, 1, {x.shape[1]}, {x.shape[2]})"
             )
-        x = x[None]  # one colour image, made gray below
+        x = x[None]  # one (C, H, W) image
     if x.dim() == 2:
         x = x[None, None]
     elif x.dim() == 3:

@@ -3,6 +3,7 @@ metrics, and print the summary."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -35,9 +36,9 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
     return facts
 
 
-def saved_checkpoints(trainer: pl.Trainer, tested: str) -> dict[str, str]:
+def saved_checkpoints(trainer: pl.Trainer, tested: str | Path) -> dict[str, str]:
     """``last``: the tested weights; ``best``: the best by the monitored quantity, if kept."""
-    saved = {"last": tested}
+    saved = {"last": str(tested)}
     for callback in trainer.checkpoint_callbacks:
         if getattr(callback, "monitor", None) and callback.best_model_path:
             saved["best"] = callback.best_model_path
@@ -49,28 +50,23 @@ def finish_run(
     model: AutoencoderModule,
     datamodule: AnomalyDataModule,
     cfg: DictConfig,
+    checkpoint: str | Path,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     """Write results.json and report.png into the run directory, give TensorBoard the final
     metrics next to the hyperparameters, and print the summary (rank 0 only).
 
-    ``extra["checkpoint"]`` is the checkpoint of the tested weights.
+    ``checkpoint`` holds the tested weights; ``extra`` adds run facts (timings, ...).
     """
-    extra = dict(extra)
-    checkpoint = extra.pop("checkpoint")
     results = build_results(
         task=cfg.task_name,
         threshold=model.fitted_threshold(),
         calibration=model.calibration,
         metrics=model.test_metrics,
         data=datamodule.describe(),
-        tested={"step": model.weights_step, "checkpoint": checkpoint},
+        tested={"step": model.weights_step, "checkpoint": str(checkpoint)},
         config=OmegaConf.to_container(cfg, resolve=True),
-        extra={
-            **run_facts(trainer),
-            "checkpoints": saved_checkpoints(trainer, checkpoint),
-            **extra,
-        },
+        extra={**run_facts(trainer), **extra},
     )
     if trainer.is_global_zero:
         run_dir = cfg.paths.output_dir

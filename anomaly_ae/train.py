@@ -20,6 +20,7 @@ from anomaly_ae.callbacks import ThresholdCallback
 from anomaly_ae.checkpoint import read_checkpoint
 from anomaly_ae.checkpoint_settings import (
     RESUME_DATA_SETTINGS,
+    TRAINING_ORDER,
     data_config_for_checkpoint,
     find_last_checkpoint,
     model_config_for_resume,
@@ -33,7 +34,7 @@ from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
 from anomaly_ae.models import AutoencoderModule
-from anomaly_ae.outputs import finish_run
+from anomaly_ae.outputs import finish_run, saved_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[str, 
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         timings = {"fit_seconds": round(time.perf_counter() - started, 3)}
-        if trainer.interrupted:
-            return {"timings": timings, "resumed_from": resume}
         calibrate_final_weights(trainer, model, datamodule)
         tested = save_tested_checkpoint(trainer, cfg)
         if not model.is_calibrated_on_these_weights:
@@ -72,14 +71,19 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[str, 
             for name, value in trainer.callback_metrics.items()
             if name.startswith("val/")
         }
-        extra = {"timings": timings, "validation": validation, "resumed_from": resume}
+        extra = {
+            "timings": timings,
+            "validation": validation,
+            "resumed_from": resume,
+            "checkpoints": saved_checkpoints(trainer, tested),
+        }
         if not cfg.test:
-            return {**extra, "calibration": model.calibration, "checkpoint": str(tested)}
+            return {**extra, "calibration": model.calibration}
 
         started = time.perf_counter()
         trainer.test(model, datamodule=datamodule, verbose=False)
         timings["test_seconds"] = round(time.perf_counter() - started, 3)
-        return finish_run(trainer, model, datamodule, cfg, {**extra, "checkpoint": str(tested)})
+        return finish_run(trainer, model, datamodule, cfg, tested, extra)
 
 
 def resume_checkpoint(cfg: DictConfig, overrides: Sequence[str]) -> str | None:
@@ -98,7 +102,9 @@ def resume_checkpoint(cfg: DictConfig, overrides: Sequence[str]) -> str | None:
         )
     checkpoint = read_checkpoint(path)
     cfg.model = model_config_for_resume(cfg.model, checkpoint, overrides)
-    cfg.data = data_config_for_checkpoint(cfg.data, checkpoint, overrides, RESUME_DATA_SETTINGS)
+    cfg.data = data_config_for_checkpoint(
+        cfg.data, checkpoint, overrides, RESUME_DATA_SETTINGS, fixed=TRAINING_ORDER
+    )
     log.info("resuming from %s (step %d)", path, checkpoint.get("global_step", 0))
     return str(path)
 
@@ -153,8 +159,8 @@ def main(cfg: DictConfig) -> float | None:
         results = train(cfg)
         if metric is None:
             return None
-        if metric not in results.get("validation", {}):
-            names = ", ".join(sorted(results.get("validation", {})))
+        if metric not in results["validation"]:
+            names = ", ".join(sorted(results["validation"]))
             raise ConfigError(f"optimized_metric={metric} was not logged; choose one of {names}")
         return results["validation"][metric]
 

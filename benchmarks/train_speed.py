@@ -13,12 +13,9 @@ cannot warm the other's caches, and the framework's peak memory is its own):
   (c) framework  python -m anomaly_ae.train with the default experiment (fit time: the
                  Trainer's fit, with its per-epoch validation, threshold fit and checkpoints)
   (d) scoring    images/s of the trained model from (c) scoring 20,000 images
-  (e) flushed    (b) with denormal floats flushed to zero (torch.set_flush_denormal, set
-                 before the first parallel operation): whether that would pay on this machine
 
-It prints the times and the ratios c/b (framework overhead), a/c (speed-up over the seed) and
-b/e (what flushing denormals would buy), the peak RSS of (c), and writes everything to a JSON
-file. Real MNIST is used
+It prints the times and the ratios c/b (framework overhead) and a/c (speed-up over the seed),
+the peak RSS of (c), and writes everything to a JSON file. Real MNIST is used
 when ANOMALY_AE_DATA (or --data) holds it; otherwise synthetic images of MNIST's shape are
 written in the IDX format to a temporary folder, and the output says so.
 """
@@ -121,7 +118,7 @@ def case_seed(root: Path, epochs: int) -> dict:
     return {"seconds": seconds, "steps": len(train_loss_list), "final_loss": train_loss_list[-1]}
 
 
-def case_bare(root: Path, epochs: int, flush_denormal: bool = False) -> dict:
+def case_bare(root: Path, epochs: int) -> dict:
     """The same model and optimiser on in-memory tensors, without any framework."""
     import torch
     import torch.nn.functional as F
@@ -129,10 +126,7 @@ def case_bare(root: Path, epochs: int, flush_denormal: bool = False) -> dict:
 
     from anomaly_ae.models.mlp import Decoder, Encoder
 
-    # per thread, and copied by torch's intra-op threads when they start: set before the first
-    # parallel operation so that all of them flush
-    torch.set_flush_denormal(flush_denormal)
-    torch.manual_seed(0)  # the same split, initialisation and order with and without flushing
+    torch.manual_seed(0)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     images = read_image_file(str(root / "MNIST" / "raw" / MNIST_FILES[0]))
     images = images.unsqueeze(1).float().div(255).to(device)
@@ -260,7 +254,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(PROJECT_ROOT / "logs" / "bench" / "train_speed.json"))
     parser.add_argument(
         "--case",
-        choices=["seed", "bare", "bare_flushed", "framework", "score"],
+        choices=["seed", "bare", "framework", "score"],
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -274,7 +268,6 @@ def main() -> None:
         result = {
             "seed": lambda: case_seed(root, args.epochs),
             "bare": lambda: case_bare(root, args.epochs),
-            "bare_flushed": lambda: case_bare(root, args.epochs, flush_denormal=True),
             "framework": lambda: case_framework(
                 root, args.epochs, Path(args.run_dir), args.anomaly
             ),
@@ -304,7 +297,6 @@ def main() -> None:
             "kmnist" if kmnist else "null",
         )
         score, _ = run_case("score", *common, "--checkpoint", framework["checkpoint"])
-        flushed, _ = run_case("bare_flushed", *common)
 
     import torch
 
@@ -321,15 +313,9 @@ def main() -> None:
         "c_framework_run_seconds": framework["run_seconds"],
         "c_framework_peak_rss_mb": framework_rss,
         "d_score_images_per_second": score["images_per_second"],
-        "e_bare_flushed_seconds": flushed["seconds"],
         "ratio_c_over_b": framework["seconds"] / bare["seconds"],
         "ratio_a_over_c": seed["seconds"] / framework["seconds"],
-        "ratio_b_over_e": bare["seconds"] / flushed["seconds"],
-        "final_loss": {
-            "seed": seed["final_loss"],
-            "bare": bare["final_loss"],
-            "bare_flushed": flushed["final_loss"],
-        },
+        "final_loss": {"seed": seed["final_loss"], "bare": bare["final_loss"]},
         "framework_type_I_error": framework["type_I_error"],
     }
     rows = [
@@ -339,10 +325,8 @@ def main() -> None:
         ("    whole run incl. start-up and test", f"{framework['run_seconds']:.2f} s"),
         ("    peak RSS of (c)", f"{framework_rss:.0f} MB"),
         (f"(d) scoring {score['images']:,} images", f"{score['images_per_second']:,.0f} img/s"),
-        ("(e) (b) with denormals flushed to zero", f"{flushed['seconds']:.2f} s"),
         ("c / b  (framework overhead)", f"{report['ratio_c_over_b']:.3f}"),
         ("a / c  (speed-up over the seed)", f"{report['ratio_a_over_c']:.2f}"),
-        ("b / e  (what flushing denormals would buy)", f"{report['ratio_b_over_e']:.2f}"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -34,10 +34,8 @@ def test_benchmark_reports_every_figure(tmp_path: Path) -> None:
         "(c) anomaly_ae fit",
         "peak RSS",
         "(d) scoring",
-        "(e) (b) with denormals flushed to zero",
         "c / b",
         "a / c",
-        "b / e",
     ):
         assert label in done.stdout
     report = json.loads(out.read_text())
@@ -48,9 +46,7 @@ def test_benchmark_reports_every_figure(tmp_path: Path) -> None:
         "c_framework_fit_seconds",
         "c_framework_peak_rss_mb",
         "d_score_images_per_second",
-        "e_bare_flushed_seconds",
         "ratio_c_over_b",
         "ratio_a_over_c",
-        "ratio_b_over_e",
     ):
         assert report[key] > 0

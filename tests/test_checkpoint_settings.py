@@ -117,6 +117,31 @@ def test_resume_takes_the_checkpoints_model_and_refuses_to_change_it(
         train(compose_config("train", overrides), overrides)
 
 
+def test_a_finished_run_extended_from_its_last_ckpt_equals_a_longer_run(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+) -> None:
+    _, two_epochs = trained
+    one = run_train(tiny_root, tmp_path / "one", "trainer.max_epochs=1")
+    more = run_train(
+        tiny_root, tmp_path / "more", f"ckpt_path={one['checkpoints']['last']}"
+    )  # tiny_overrides train 2 epochs
+    assert more["training"] == two_epochs["training"]
+    assert more["threshold"] == two_epochs["threshold"]
+    assert more["metrics"] == two_epochs["metrics"]
+
+
+def test_resume_keeps_its_training_order(tiny_root: Path, tmp_path: Path) -> None:
+    first = run_train(tiny_root, tmp_path / "first", "trainer.max_epochs=1")
+    overrides = tiny_overrides(
+        tiny_root,
+        tmp_path / "clash",
+        f"ckpt_path={first['checkpoints']['last']}",
+        "data.batch_size=25",
+    )
+    with pytest.raises(ConfigError, match=r"keeps its training order, but data\.batch_size=25"):
+        train(compose_config("train", overrides), overrides)
+
+
 def test_ckpt_path_last_resumes_only_a_run_of_the_same_settings(
     tiny_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -244,14 +244,18 @@ def test_interleaved_order_is_a_permutation_keeping_each_group_in_order() -> Non
     assert order.tolist() == [0, 6, 1, 2, 7, 3, 4, 8, 5]
 
 
-def test_training_loader_resumes_mid_epoch_at_the_next_batch(tiny_root: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_training_loader_resumes_mid_epoch_at_the_next_batch(tiny_root: Path, workers: int) -> None:
     """The training loader's state (Lightning keeps it in checkpoints) says how far into
-    which epoch it was; a fresh loader given it goes on from the next batch."""
-    dm = tiny_module(tiny_root)
+    which epoch it was; a fresh loader given it goes on from the next batch, also when the
+    epoch is set after ``iter()`` (as Lightning does on a resume) and workers fetch ahead."""
+    dm = tiny_module(tiny_root, num_workers=workers)
     dm.setup("fit")
     loader = dm.train_dataloader()
+    assert loader.state_dict() == {"epoch": 0, "batches": 0}
     loader.batch_sampler.sampler.set_epoch(3)
     whole = [b.indices.tolist() for b in loader]
+    assert loader.state_dict() == {"epoch": 3, "batches": len(whole)}
     iterator = iter(loader)
     for _ in range(4):
         next(iterator)
@@ -260,17 +264,19 @@ def test_training_loader_resumes_mid_epoch_at_the_next_batch(tiny_root: Path) ->
 
     resumed = dm.train_dataloader()
     resumed.load_state_dict(state)
-    resumed.batch_sampler.sampler.set_epoch(3)  # Lightning sets the epoch after iter()
+    assert resumed.state_dict() == state, "a saved position survives until it is used"
     rest = iter(resumed)
+    resumed.batch_sampler.sampler.set_epoch(3)  # Lightning sets the epoch after iter()
     first = next(rest)
     assert resumed.state_dict() == {"epoch": 3, "batches": 5}, "skipped batches count as served"
     assert [first.indices.tolist(), *(b.indices.tolist() for b in rest)] == whole[4:]
     assert [b.indices.tolist() for b in resumed] == whole, "the next pass is whole again"
 
-    other_epoch = dm.train_dataloader()
-    other_epoch.load_state_dict({"epoch": 3, "batches": 10})  # the end of epoch 3
-    other_epoch.batch_sampler.sampler.set_epoch(4)
-    assert len(list(other_epoch)) == len(whole), "a finished epoch's state skips nothing later"
+    next_epoch = dm.train_dataloader()
+    next_epoch.load_state_dict({"epoch": 3, "batches": len(whole)})  # the end of epoch 3
+    rest = iter(next_epoch)
+    next_epoch.batch_sampler.sampler.set_epoch(4)
+    assert len(list(rest)) == len(whole), "a finished epoch's position skips nothing later"
 
 
 def test_epoch_shuffle_depends_only_on_seed_and_epoch() -> None:

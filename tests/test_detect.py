@@ -82,6 +82,10 @@ def test_a_three_by_h_by_w_array_is_never_split_into_three_images(
     )
     with pytest.raises(InputError, match="grayscale=true"):
         detector.score(np.moveaxis(three, 0, -1))  # (H, W, 3)
+    # a model of three channels takes (3, H, W) as what it is: one image
+    from anomaly_ae.inputs import to_model_input
+
+    assert to_model_input(three, (3, 28, 28)).shape == (1, 3, 28, 28)
 
 
 def write_mixed_folder(folder: Path, digits: np.ndarray) -> dict[str, str]:

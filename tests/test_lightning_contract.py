@@ -219,13 +219,14 @@ def test_early_stopping_on_validation_loss(tiny_root: Path, tmp_path: Path) -> N
     assert_tested_weights_are_calibrated_and_saved(results, 20)
 
 
-@pytest.mark.parametrize("resume_step", [5, 15])
+@pytest.mark.parametrize(("resume_step", "workers"), [(5, 0), (15, 0), (15, 2)])
 def test_resume_from_a_mid_epoch_checkpoint_ends_like_an_uninterrupted_run(
-    tiny_root: Path, tmp_path: Path, resume_step: int
+    tiny_root: Path, tmp_path: Path, resume_step: int, workers: int
 ) -> None:
     step_checkpoints = (
         "callbacks=[default,step_checkpoint]",
         "callbacks.step_checkpoint.every_n_train_steps=5",
+        f"data.num_workers={workers}",
     )
     whole = run_train(tiny_root, tmp_path / "whole", *step_checkpoints)
     mid_epoch = tmp_path / "whole" / "checkpoints" / f"step_{resume_step:06d}.ckpt"
@@ -272,3 +273,12 @@ def test_without_validation_images_the_final_weights_are_kept_and_the_error_says
         run_train(tiny_root, out, "+trainer.limit_val_batches=0")
     assert "\n" not in str(err.value) and "refit_threshold=true" in str(err.value)
     assert checkpoint_of(out / "checkpoints" / "last.ckpt")["global_step"] == 20
+
+
+def test_a_resumed_cosine_schedule_cannot_be_stretched(tiny_root: Path, tmp_path: Path) -> None:
+    from anomaly_ae.errors import ConfigError
+
+    first = run_train(tiny_root, tmp_path / "first", "model.scheduler=cosine")
+    ckpt = f"ckpt_path={first['checkpoints']['last']}"
+    with pytest.raises(ConfigError, match="planned for 20 optimizer steps but this run has 40"):
+        run_train(tiny_root, tmp_path / "longer", ckpt, "trainer.max_epochs=4")

@@ -242,6 +242,13 @@ def test_export_check_tolerates_flipped_flags_only_at_the_threshold(
     assert check["flags_differ"] == 1 and check["flags_differ_beyond_tolerance"] == 0
     export_module.require_agreement(check, path)
 
+    def nan_scores(path, fmt, images):
+        scores, flags = real(path, fmt, images)
+        return np.full_like(scores, np.nan), flags
+
+    monkeypatch.setattr(export_module, "run_exported", nan_scores)
+    assert check_export(model, path, "torchscript", images)["scores_beyond_tolerance"] == 16
+
     far = int(torch.argmax((expected - expected[0]).abs()))
     monkeypatch.setattr(export_module, "run_exported", flipped([0, far]))
     check = check_export(model, path, "torchscript", images)

@@ -57,7 +57,7 @@ class ThresholdCallback(Callback):
             raise TypeError("ThresholdCallback needs an AutoencoderModule")
         scores, _ = self._scores.collected()
         self._scores.reset()
-        scores = scores.detach().cpu()  # the rules compute in float64, which not every device has
+        scores = scores.detach().cpu()  # the reports' copy; the rules compute on the CPU too
         pl_module.validation_scores = scores
         if not self.refit:
             return

@@ -45,70 +45,69 @@ class TensorBatchSampler(BatchSampler):
     it into batches, instead of collecting ``batch_size`` Python ints per batch. The order, and
     so every result, is the one ``BatchSampler`` would give.
 
-    :meth:`resume_at` makes the next pass over the given epoch start after the batches a
-    checkpoint says were already trained on.
+    ``skip``: batches to leave out at the start of the next pass only (a run resuming
+    mid-epoch, see :class:`ResumableDataLoader`).
     """
 
     def __init__(self, sampler, batch_size: int, drop_last: bool) -> None:
         super().__init__(sampler, batch_size, drop_last)
-        self._resume: tuple[int, int] | None = None  # (epoch, batches already served)
-        self.skipped = 0  # batches the current pass left out (it resumed mid-epoch)
-
-    def resume_at(self, epoch: int, batches: int) -> None:
-        self._resume = (epoch, batches)
+        self.skip = 0
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        # the sampler's epoch is read here, at the first batch: Lightning sets it after it
-        # has created the epoch's iterator
+        skip, self.skip = self.skip, 0
         order = torch.as_tensor(list(self.sampler), dtype=torch.long)
         batches = list(order.split(self.batch_size))
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
-        self.skipped = 0
-        if self._resume is not None:
-            epoch, served = self._resume
-            self._resume = None
-            if epoch == getattr(self.sampler, "epoch", 0):
-                self.skipped = min(served, len(batches))
-        yield from batches[self.skipped :]
+        yield from batches[skip:]
 
 
 class ResumableDataLoader(DataLoader):
-    """A DataLoader that knows how many batches of the current epoch it has handed out.
+    """A DataLoader that knows where in which epoch it is: ``{"epoch", "batches"}``.
 
     Lightning stores ``state_dict()`` in every checkpoint and calls ``load_state_dict()`` before
     it iterates again (its interface for resumable loaders), so a run resumed from a
     mid-epoch checkpoint (``ModelCheckpoint(every_n_train_steps=...)``) goes on with the next
     batch of the same epoch, as the uninterrupted run did, instead of starting the epoch over.
-    Needs a :class:`TensorBatchSampler` whose sampler has an ``epoch`` (set by Lightning).
+
+    Each pass starts at its first batch, not at ``iter()``: Lightning creates the iterator of
+    a resumed run before it sets the sampler's epoch, and worker processes would fetch from
+    the wrong epoch's order if the pass started there. Needs a :class:`TensorBatchSampler`
+    whose sampler has an ``epoch`` (``EpochShuffleSampler``, or Lightning's
+    ``DistributedSampler``).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not isinstance(self.batch_sampler, TensorBatchSampler):
             raise TypeError("ResumableDataLoader needs a TensorBatchSampler")
-        self._served = 0
+        self._resume: tuple[int, int] | None = None  # a checkpoint's position, not yet used
+        self._position: tuple[int, int] | None = None  # (epoch, batches) of the latest pass
 
     def _epoch(self) -> int:
         return int(getattr(self.batch_sampler.sampler, "epoch", 0))
 
     def __iter__(self) -> Iterator[Any]:
-        self._served = 0
-        self.batch_sampler.skipped = 0
-        return self._counted(super().__iter__())
+        return self._pass()
 
-    def _counted(self, batches: Iterator[Any]) -> Iterator[Any]:
-        for batch in batches:
-            self._served += 1
+    def _pass(self) -> Iterator[Any]:
+        epoch, skip = self._epoch(), 0
+        if self._resume is not None:
+            if self._resume[0] == epoch:
+                skip = min(self._resume[1], len(self))
+            self._resume = None
+        self.batch_sampler.skip = skip
+        self._position = (epoch, skip)
+        for batch in super().__iter__():
+            self._position = (epoch, self._position[1] + 1)
             yield batch
 
     def state_dict(self) -> dict[str, int]:
-        # batches skipped on a resume count as served: a later checkpoint in the same epoch
-        # then still points at the right batch
-        return {"epoch": self._epoch(), "batches": self.batch_sampler.skipped + self._served}
+        epoch, batches = self._resume or self._position or (self._epoch(), 0)
+        return {"epoch": epoch, "batches": batches}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        self.batch_sampler.resume_at(int(state_dict["epoch"]), int(state_dict["batches"]))
+        self._resume = (int(state_dict["epoch"]), int(state_dict["batches"]))
 
 
 def keep_batch(batch: Any) -> Any:

@@ -217,6 +217,19 @@ class AutoencoderModule(pl.LightningModule):
         cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(steps), 1))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
 
+    def on_train_start(self) -> None:
+        """A resumed run restores its cosine schedule, planned for the original run's steps;
+        stretching it would send the learning rate back up after it reaches 0."""
+        if self.hparams.scheduler != "cosine":
+            return
+        planned, steps = self.lr_schedulers().T_max, self.trainer.estimated_stepping_batches
+        if planned != max(int(steps), 1):
+            raise ConfigError(
+                f"model.scheduler=cosine was planned for {planned} optimizer steps but this "
+                f"run has {int(steps)}: a resumed run keeps the schedule it started with; "
+                "resume with the original trainer.max_epochs / trainer.max_steps"
+            )
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["anomaly_ae"] = {
             "version": __version__,
