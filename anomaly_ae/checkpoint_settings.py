@@ -118,8 +118,7 @@ def refuse_changes(
     from the checkpoint's: a resumed run ``why``."""
     conflicts = [
         f"{group}.{key}={_plain(current[key])} (the checkpoint has {saved[key]})"
-        for key in sorted(keys)
-        if key in saved and key in current and not _same(saved[key], current[key])
+        for key in _differing(current, saved, sorted(keys))
     ]
     if conflicts:
         raise ConfigError(
@@ -135,9 +134,9 @@ def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConf
         ("model", checkpoint.get("hyper_parameters") or {}, model, None),
         ("data", checkpoint.get(DATA_KEY) or {}, data, RESUME_DATA_SETTINGS),
     ):
-        for key in keys or sorted(saved):
-            if key in current and key in saved and not _same(saved[key], current[key]):
-                found.append(f"{group}.{key}={saved[key]}")
+        found += [
+            f"{group}.{k}={saved[k]}" for k in _differing(current, saved, keys or sorted(saved))
+        ]
     return found
 
 
@@ -189,6 +188,11 @@ def find_last_checkpoint(
         f"model and data settings (the newest, {newest}, has {', '.join(differ[:4])}); pass "
         "ckpt_path=<its path> to resume it with its own settings"
     )
+
+
+def _differing(current: DictConfig, saved: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
+    """The ``keys`` present on both sides whose values differ."""
+    return [k for k in keys if k in saved and k in current and not _same(saved[k], current[k])]
 
 
 def _plain(value: Any) -> Any:
