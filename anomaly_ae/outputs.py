@@ -29,9 +29,12 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
         },
     }
     if trainer.global_step:  # a run that trained (evaluate's trainer never does)
+        losses = trainer.lightning_module.training_losses()
         facts["training"] = {
             "epochs": trainer.current_epoch,
             "optimizer_steps": trainer.global_step,
+            # the loss of the last training batch: what the seed's loop prints last
+            "last_batch_loss": float(losses[-1]) if len(losses) else None,
         }
     return facts
 

@@ -1,23 +1,30 @@
-"""Side-by-side speed of the seed's loop, a bare tensor loop, anomaly_ae's fit, and scoring.
+"""Side-by-side speed of the seed's loop, a bare tensor loop, anomaly_ae's fit, scoring, and
+the detector a user would pick instead.
 
-    python benchmarks/train_speed.py [--epochs 10] [--out logs/bench/train_speed.json]
+    python benchmarks/train_speed.py [--epochs 10] [--repeats 3] [--no-peer]
+                                     [--out logs/bench/train_speed.json]
 
-All four are timed in one run on the same machine, each in a fresh child process (so one
-cannot warm the other's caches, and the framework's peak memory is its own):
+Every case runs in a fresh child process (so one cannot warm another's caches, and the
+framework's peak memory is its own), on the same machine in one run:
 
-  (a) seed       hw7 Problem 7 as written: torchvision MNIST + ToTensor, random_split,
-                 DataLoader(batch_size=100, shuffle=True), loss.item() and a print each step
+  (a) seed       hw7 Problem 7 as written (benchmarks/seed_loop.py): torchvision MNIST +
+                 ToTensor, random_split, DataLoader(batch_size=100, shuffle=True), loss.item()
+                 and a print each step
   (b) bare       the same model, Adam, batch size and number of steps on in-memory tensors,
                  no framework, with the framework's optimizer (fused Adam), so that c/b is the
                  framework's own overhead
   (c) framework  python -m anomaly_ae.train with the default experiment (fit time: the
-                 Trainer's fit, with its per-epoch validation, threshold fit and checkpoints)
+                 Trainer's fit, with its per-epoch validation, threshold fits and checkpoints)
   (d) scoring    images/s of the trained model from (c) scoring 20,000 images
+  (e) peer       PyOD's AutoEncoder with the same layer sizes, epochs and batch size
+                 (benchmarks/pyod_peer.py; the optional `bench` extra, skipped when absent):
+                 fit time and AUROC next to (c)'s
 
-It prints the times and the ratios c/b (framework overhead) and a/c (speed-up over the seed),
-the peak RSS of (c), and writes everything to a JSON file. Real MNIST is used
-when ANOMALY_AE_DATA (or --data) holds it; otherwise synthetic images of MNIST's shape are
-written in the IDX format to a temporary folder, and the output says so.
+(a), (b) and (c) run in rounds (--repeats, 3 by default), and c/b and a/c are taken within
+each round: the machine's speed drifts, so only ratios of runs made minutes apart compare.
+It prints the median and range over the rounds, and writes every round to a JSON file. Real
+MNIST is used when ANOMALY_AE_DATA (or --data) holds it; otherwise synthetic images of MNIST's
+shape are written in the IDX format to a temporary folder, and the output says so.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,82 +48,15 @@ MNIST_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 BATCH_SIZE, LR, SCORE_IMAGES = 100, 1e-3, 20_000
+CASES = ("seed", "bare", "framework", "score", "peer")
 
 
 # ----------------------------------------------------------------------------- the cases
 def case_seed(root: Path, epochs: int) -> dict:
-    """hw7 Problem 7, Steps 1-4, as written (only the data root and the print sink differ)."""
-    import io
+    """hw7 Problem 7, Steps 1-4, as written (benchmarks/seed_loop.py), seeded like (b)."""
+    from seed_loop import train_seed_loop
 
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-    import torch.optim as optim
-    from torchvision import datasets
-    from torchvision.transforms import transforms
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dataset = datasets.MNIST(
-        root=str(root), train=True, transform=transforms.ToTensor(), download=False
-    )
-    train_dataset, _validation = torch.utils.data.random_split(dataset, [50000, 10000])
-
-    class Encoder(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(784, 256)
-            self.fc2 = nn.Linear(256, 128)
-            self.fc3 = nn.Linear(128, 32)
-
-        def forward(self, x):
-            x = x.view(x.size(0), -1)
-            x = F.relu(self.fc1(x))
-            x = F.relu(self.fc2(x))
-            return F.relu(self.fc3(x))
-
-    class Decoder(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(32, 128)
-            self.fc2 = nn.Linear(128, 256)
-            self.fc3 = nn.Linear(256, 784)
-
-        def forward(self, z):
-            z = F.relu(self.fc1(z))
-            z = F.relu(self.fc2(z))
-            x = torch.sigmoid(self.fc3(z))
-            return x.view(x.size(0), 1, 28, 28)
-
-    enc, dec = Encoder().to(device), Decoder().to(device)
-    loss_function = nn.MSELoss()
-    optimizer = optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=LR)
-    train_loader = torch.utils.data.DataLoader(
-        dataset=train_dataset, batch_size=BATCH_SIZE, shuffle=True
-    )
-    train_loss_list = []
-    sink = io.StringIO()  # the seed prints every step to a terminal; keep the work, not the noise
-    start = time.time()
-    for epoch in range(epochs):
-        print(f"{epoch}th epoch starting.", file=sink)
-        enc.train()
-        dec.train()
-        for batch, (images, _) in enumerate(train_loader):
-            images = images.to(device)
-            z = enc(images)
-            reconstructed_images = dec(z)
-            optimizer.zero_grad()
-            train_loss = loss_function(images, reconstructed_images)
-            train_loss.backward()
-            train_loss_list.append(train_loss.item())
-            optimizer.step()
-            print(
-                f"[Epoch {epoch:3d}] Processing batch #{batch:3d} reconstruction loss: "
-                f"{train_loss.item():.6f}",
-                end="\r",
-                file=sink,
-            )
-    seconds = time.time() - start
-    return {"seconds": seconds, "steps": len(train_loss_list), "final_loss": train_loss_list[-1]}
+    return train_seed_loop(root, epochs, seed=0)[3]
 
 
 def case_bare(root: Path, epochs: int) -> dict:
@@ -172,8 +113,19 @@ def case_framework(root: Path, epochs: int, out: Path, anomaly: str) -> dict:
         "run_seconds": time.perf_counter() - start,
         "checkpoint": results["checkpoints"]["last"],
         "type_I_error": results["metrics"]["type_I_error"],
+        "auroc": results["metrics"]["auroc"],
         "threshold": results["threshold"],
     }
+
+
+def case_peer(root: Path, epochs: int) -> dict:
+    """PyOD's AutoEncoder with the seed's layer sizes (benchmarks/pyod_peer.py)."""
+    from pyod_peer import PeerUnavailable, case_pyod
+
+    try:
+        return case_pyod(root, epochs)
+    except PeerUnavailable as missing:
+        return {"skipped": str(missing)}
 
 
 def case_score(root: Path, checkpoint: str) -> dict:
@@ -247,33 +199,85 @@ def run_case(name: str, *args: str) -> tuple[dict, float]:
     return result, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
+def run_child_case(args: argparse.Namespace) -> None:
+    """Inside a child process: run one case and print its result as JSON."""
+    root = Path(args.root)
+    result = {
+        "seed": lambda: case_seed(root, args.epochs),
+        "bare": lambda: case_bare(root, args.epochs),
+        "framework": lambda: case_framework(root, args.epochs, Path(args.run_dir), args.anomaly),
+        "score": lambda: case_score(root, args.checkpoint),
+        "peer": lambda: case_peer(root, args.epochs),
+    }[args.case]()
+    print(json.dumps(result))
+
+
+def run_rounds(
+    root: Path, tmp: Path, epochs: int, repeats: int, anomaly: str, out: Path
+) -> list[dict]:
+    """(a), (b) and (c), one after the other, ``repeats`` times: each round's ratios compare
+    runs made minutes apart, so a slow spell of a shared machine shows as one odd round."""
+    common = ["--root", str(root), "--epochs", str(epochs)]
+    rounds = []
+    for number in range(repeats):
+        seed, _ = run_case("seed", *common)
+        bare, _ = run_case("bare", *common)
+        run_dir = ["--run-dir", str(tmp / f"run{number}"), "--anomaly", anomaly]
+        framework, rss = run_case("framework", *common, *run_dir)
+        rounds.append({"seed": seed, "bare": bare, "framework": framework, "framework_rss": rss})
+        # every finished round is on disk at once: a later failure loses none of them
+        out.write_text(json.dumps({"complete": False, "rounds": rounds}, indent=2) + "\n")
+        a, b, c = seed["seconds"], bare["seconds"], framework["seconds"]
+        print(
+            f"round {number + 1}/{repeats}: (a) {a:.2f} s  (b) {b:.2f} s  (c) {c:.2f} s  "
+            f"c/b {c / b:.3f}  a/c {a / c:.2f}",
+            flush=True,
+        )
+    return rounds
+
+
+def summarise(rounds: list[dict]) -> dict[str, dict[str, float]]:
+    """Median and range over the rounds of every time and of the ratios taken within a round."""
+    series = {
+        "a_seed_seconds": [r["seed"]["seconds"] for r in rounds],
+        "b_bare_seconds": [r["bare"]["seconds"] for r in rounds],
+        "c_framework_fit_seconds": [r["framework"]["seconds"] for r in rounds],
+        "c_framework_run_seconds": [r["framework"]["run_seconds"] for r in rounds],
+        "c_framework_peak_rss_mb": [r["framework_rss"] for r in rounds],
+        "ratio_c_over_b": [r["framework"]["seconds"] / r["bare"]["seconds"] for r in rounds],
+        "ratio_a_over_c": [r["seed"]["seconds"] / r["framework"]["seconds"] for r in rounds],
+    }
+    return {
+        name: {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        for name, values in series.items()
+    }
+
+
+def fastest_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float]:
+    """c/b and a/c of the fastest run of each case: a shared machine's noise only ever adds
+    time, so the fastest run is the closest to a case's own cost, and these ratios are a
+    second, less noisy estimate next to the medians of the ratios within rounds."""
+    a, b, c = (
+        summary[k]["min"] for k in ("a_seed_seconds", "b_bare_seconds", "c_framework_fit_seconds")
+    )
+    return {"ratio_c_over_b": c / b, "ratio_a_over_c": a / c}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.environ.get("ANOMALY_AE_DATA"))
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of (a), (b), (c)")
+    parser.add_argument("--no-peer", action="store_true", help="skip PyOD's AutoEncoder (e)")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "logs" / "bench" / "train_speed.json"))
-    parser.add_argument(
-        "--case",
-        choices=["seed", "bare", "framework", "score"],
-        help=argparse.SUPPRESS,
-    )
+    parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
     parser.add_argument("--anomaly", help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    if args.case:  # inside a child process
-        root = Path(args.root)
-        result = {
-            "seed": lambda: case_seed(root, args.epochs),
-            "bare": lambda: case_bare(root, args.epochs),
-            "framework": lambda: case_framework(
-                root, args.epochs, Path(args.run_dir), args.anomaly
-            ),
-            "score": lambda: case_score(root, args.checkpoint),
-        }[args.case]()
-        print(json.dumps(result))
+    if args.case:
+        run_child_case(args)
         return
 
     with tempfile.TemporaryDirectory(prefix="anomaly_ae_bench_") as tmp:
@@ -284,56 +288,80 @@ def main() -> None:
             data_note = "SYNTHETIC random images of MNIST's shape (no real MNIST found)"
         kmnist = (root / "KMNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
         common = ["--root", str(root), "--epochs", str(args.epochs)]
-        print(f"data: {data_note}; {args.epochs} epochs of {50_000 // BATCH_SIZE} steps")
-
-        seed, _ = run_case("seed", *common)
-        bare, _ = run_case("bare", *common)
-        framework, framework_rss = run_case(
-            "framework",
-            *common,
-            "--run-dir",
-            str(Path(tmp) / "run"),
-            "--anomaly",
-            "kmnist" if kmnist else "null",
+        print(
+            f"data: {data_note}; {args.epochs} epochs of {50_000 // BATCH_SIZE} steps; "
+            f"{args.repeats} rounds of (a), (b), (c)",
+            flush=True,
         )
-        score, _ = run_case("score", *common, "--checkpoint", framework["checkpoint"])
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        anomaly = "kmnist" if kmnist else "null"
+        rounds = run_rounds(root, Path(tmp), args.epochs, args.repeats, anomaly, out)
+        last = rounds[-1]["framework"]
+        score, _ = run_case("score", *common, "--checkpoint", last["checkpoint"])
+        if args.no_peer:
+            peer = {"skipped": "--no-peer"}
+        elif not kmnist:
+            peer = {"skipped": "no KMNIST test split to measure AUROC on"}
+        else:
+            peer, _ = run_case("peer", *common)
 
     import torch
 
+    summary = summarise(rounds)
+    median = {name: values["median"] for name, values in summary.items()}
+    fastest = fastest_ratios(summary)
     report = {
         "data": data_note,
         "epochs": args.epochs,
-        "steps": bare["steps"],
+        "steps": rounds[0]["bare"]["steps"],
+        "repeats": args.repeats,
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "torch": torch.__version__,
-        "a_seed_seconds": seed["seconds"],
-        "b_bare_seconds": bare["seconds"],
-        "c_framework_fit_seconds": framework["seconds"],
-        "c_framework_run_seconds": framework["run_seconds"],
-        "c_framework_peak_rss_mb": framework_rss,
+        **median,
+        "summary": summary,
+        "fastest": fastest,
+        "rounds": rounds,
         "d_score_images_per_second": score["images_per_second"],
-        "ratio_c_over_b": framework["seconds"] / bare["seconds"],
-        "ratio_a_over_c": seed["seconds"] / framework["seconds"],
-        "final_loss": {"seed": seed["final_loss"], "bare": bare["final_loss"]},
-        "framework_type_I_error": framework["type_I_error"],
+        "e_peer": peer,
+        "framework_auroc": last["auroc"],
+        "final_loss": {
+            "seed": rounds[-1]["seed"]["final_loss"],
+            "bare": rounds[-1]["bare"]["final_loss"],
+        },
     }
+
+    def spread(name: str, unit: str, fmt: str) -> str:
+        s = summary[name]
+        return f"{s['median']:{fmt}}{unit}  ({s['min']:{fmt}} - {s['max']:{fmt}})"
+
+    auroc = "n/a" if last["auroc"] is None else f"{last['auroc']:.4f}"
     rows = [
-        ("(a) seed loop (ToTensor DataLoader)", f"{seed['seconds']:.2f} s"),
-        ("(b) bare tensor loop (fused Adam)", f"{bare['seconds']:.2f} s"),
-        ("(c) anomaly_ae fit (default experiment)", f"{framework['seconds']:.2f} s"),
-        ("    whole run incl. start-up and test", f"{framework['run_seconds']:.2f} s"),
-        ("    peak RSS of (c)", f"{framework_rss:.0f} MB"),
+        (f"median of {args.repeats} rounds (range)", ""),
+        ("(a) seed loop (ToTensor DataLoader)", spread("a_seed_seconds", " s", ".2f")),
+        ("(b) bare tensor loop (fused Adam)", spread("b_bare_seconds", " s", ".2f")),
+        ("(c) anomaly_ae fit (default experiment)", spread("c_framework_fit_seconds", " s", ".2f")),
+        ("    whole run incl. start-up and test", spread("c_framework_run_seconds", " s", ".2f")),
+        ("    peak RSS of (c)", spread("c_framework_peak_rss_mb", " MB", ".0f")),
+        ("c / b  (framework overhead)", spread("ratio_c_over_b", "", ".3f")),
+        ("a / c  (speed-up over the seed)", spread("ratio_a_over_c", "", ".2f")),
+        ("c / b  of the fastest (b) and (c)", f"{fastest['ratio_c_over_b']:.3f}"),
+        ("a / c  of the fastest (a) and (c)", f"{fastest['ratio_a_over_c']:.2f}"),
         (f"(d) scoring {score['images']:,} images", f"{score['images_per_second']:,.0f} img/s"),
-        ("c / b  (framework overhead)", f"{report['ratio_c_over_b']:.3f}"),
-        ("a / c  (speed-up over the seed)", f"{report['ratio_a_over_c']:.2f}"),
+        ("    AUROC of the last (c)", auroc),
     ]
+    if "skipped" in peer:
+        rows.append(("(e) PyOD AutoEncoder", f"skipped: {peer['skipped']}"))
+    else:
+        rows.append(
+            (f"(e) PyOD {peer['pyod_version']} AutoEncoder fit", f"{peer['seconds']:.2f} s")
+        )
+        rows.append(("    its AUROC", f"{peer['auroc']:.4f}"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value:>14}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"{name:<{width}}  {value}")
+    out.write_text(json.dumps({"complete": True, **report}, indent=2) + "\n")
     print(f"written: {out}")
 
 

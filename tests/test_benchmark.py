@@ -1,8 +1,9 @@
-"""The speed benchmark runs end to end (one epoch, synthetic data); it asserts what it
-reports, never how fast anything is."""
+"""The benchmark scripts run end to end (one epoch, synthetic data) and report every figure
+they promise; they assert what is reported, never how fast anything is."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,33 +14,59 @@ import pytest
 
 from anomaly_ae.config import PROJECT_ROOT
 
+BENCHMARKS = PROJECT_ROOT / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
 
-@pytest.mark.slow
-def test_benchmark_reports_every_figure(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+import reproduce_seed  # noqa: E402
+from train_speed import write_synthetic_root  # noqa: E402
+
+HAS_PYOD = importlib.util.find_spec("pyod") is not None
+
+
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "ANOMALY_AE_DATA"}
-    done = subprocess.run(
-        [sys.executable, "benchmarks/train_speed.py", "--epochs", "1", "--out", str(out)],
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         env=env,
     )
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random images in MNIST's shapes and counts (the seed's loop splits exactly 60,000)."""
+    return write_synthetic_root(tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.mark.slow
+def test_speed_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = run_script("train_speed.py", "--epochs", "1", "--repeats", "1", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "SYNTHETIC" in done.stdout
     for label in (
+        "round 1/1",
         "(a) seed loop",
         "(b) bare tensor loop",
         "(c) anomaly_ae fit",
         "peak RSS",
-        "(d) scoring",
         "c / b",
         "a / c",
+        "c / b  of the fastest",
+        "(d) scoring",
+        "AUROC of the last (c)",
+        "(e) PyOD",
     ):
         assert label in done.stdout
     report = json.loads(out.read_text())
-    assert report["steps"] == 500
+    assert report["complete"] and report["steps"] == 500 and report["repeats"] == 1
+    assert len(report["rounds"]) == 1 and set(report["fastest"]) == {
+        "ratio_c_over_b",
+        "ratio_a_over_c",
+    }
     for key in (
         "a_seed_seconds",
         "b_bare_seconds",
@@ -50,3 +77,103 @@ def test_benchmark_reports_every_figure(tmp_path: Path) -> None:
         "ratio_a_over_c",
     ):
         assert report[key] > 0
+    round_ = report["rounds"][0]
+    assert report["ratio_c_over_b"] == pytest.approx(
+        round_["framework"]["seconds"] / round_["bare"]["seconds"]
+    )
+    if HAS_PYOD:
+        assert report["e_peer"]["seconds"] > 0 and 0 <= report["e_peer"]["auroc"] <= 1
+        assert report["e_peer"]["settings"]["hidden_neuron_list"] == [256, 128, 32]
+    else:
+        assert report["e_peer"] == {"skipped": "PyOD is not installed: pip install -e '.[bench]'"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_PYOD, reason="PyOD is not installed (pip install -e '.[bench]')")
+def test_pyod_peer_has_the_seeds_layer_sizes_and_no_extras(synthetic_root: Path) -> None:
+    import torch
+    from pyod.models.auto_encoder import AutoEncoder
+    from pyod_peer import pyod_settings
+
+    detector = AutoEncoder(**pyod_settings(epochs=1))
+    detector.fit(torch.rand(200, 784).numpy())
+    layers = [m for m in detector.model.modules() if isinstance(m, torch.nn.Linear)]
+    sizes = [layers[0].in_features] + [layer.out_features for layer in layers]
+    assert sizes == [784, 256, 128, 32, 128, 256, 784]
+    kinds = {type(m).__name__ for m in detector.model.modules()}
+    assert not kinds & {"BatchNorm1d", "Dropout"}
+
+
+@pytest.mark.slow
+def test_reproduce_prints_and_writes_the_side_by_side_table(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "reproduce"
+    done = run_script(
+        "reproduce_seed.py",
+        "--data",
+        str(synthetic_root),
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = out.with_suffix(".md").read_text()
+    assert table in done.stdout
+    for row in (
+        "| seed document (one GPU run) | 22.63 | 1.08 % | 2.44 % | n/a |",
+        "| the seed's loop here, mean ± sd of 2 |",
+        "| anomaly_ae here, mean ± sd of 2 |",
+        "| difference of means, in seed-loop sds |",
+        "anomaly_ae within one sd of the seed's loop:",
+    ):
+        assert row in table
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert [r["seed"] for r in report["anomaly_ae_runs"]] == [0, 1]
+    for run in report["anomaly_ae_runs"]:
+        # every number of the framework comes from its tested, calibrated final weights
+        assert run["calibration_step"] == run["tested_step"] == 500
+        assert "seed=" in run["command"]
+    for run in report["seed_loop_runs"] + report["anomaly_ae_runs"]:
+        assert run["fit_seconds"] > 0 and 0 <= run["auroc"] <= 1 and run["final_loss"] > 0
+
+
+def test_reproduce_refuses_a_folder_without_the_real_files(tmp_path: Path) -> None:
+    done = run_script("reproduce_seed.py", "--data", str(tmp_path))
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: reproduce_seed needs the real MNIST")
+
+
+def test_summary_is_mean_sd_and_the_gap_in_seed_loop_sds() -> None:
+    def runs(type_ii: list[float]) -> list[dict]:
+        return [
+            {
+                "threshold": 20.0,
+                "type_I_error": 0.01,
+                "type_II_error": t,
+                "auroc": 0.99,
+                "final_loss": 0.01,
+                "fit_seconds": 1.0 + i,
+            }
+            for i, t in enumerate(type_ii)
+        ]
+
+    seed, ours = runs([0.02, 0.03, 0.04]), runs([0.04, 0.05, 0.06])
+    summary = reproduce_seed.summarise(seed, ours)
+    type_ii = summary["type_II_error"]
+    assert type_ii["seed_loop"]["mean"] == pytest.approx(0.03)
+    assert type_ii["seed_loop"]["sd"] == pytest.approx(0.01)  # sample sd
+    assert type_ii["difference_in_seed_sd"] == pytest.approx(2.0)
+    # a quantity without spread has no sd to measure a gap in
+    assert summary["type_I_error"]["difference_in_seed_sd"] is None
+    assert summary["within_one_sd"] == {
+        "type_I_error": False,
+        "type_II_error": False,
+        "auroc": False,
+    }
+    table = reproduce_seed.markdown(summary, 3, ["# t"])
+    assert "| 3.00 ± 1.00 % |" in table and "| 5.00 ± 1.00 % |" in table and "+2.00" in table

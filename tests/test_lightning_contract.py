@@ -50,8 +50,29 @@ def test_training_is_lightnings_automatic_optimization(trained: tuple[Path, dict
     model = AutoencoderModule()
     assert model.automatic_optimization
     _, results = trained
-    assert results["training"] == {"epochs": 2, "optimizer_steps": 2 * STEPS_PER_EPOCH}
+    training = results["training"]
+    assert (training["epochs"], training["optimizer_steps"]) == (2, 2 * STEPS_PER_EPOCH)
+    saved_losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    assert training["last_batch_loss"] == pytest.approx(float(saved_losses[-1]))
     assert_tested_weights_are_calibrated_and_saved(results, 2 * STEPS_PER_EPOCH)
+
+
+def test_logged_training_loss_is_the_steps_and_the_epochs_mean(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    results = run_train(tiny_root, out, "logger=csv", "trainer.log_every_n_steps=3")
+    losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    # every 3rd optimizer step (3, 6, ..., 18) at x = k - 1, with that step's batch loss
+    step_losses = logged(out, "train/loss_step")
+    assert [x for x, _ in step_losses] == [2, 5, 8, 11, 14, 17]
+    for x, value in step_losses:
+        assert value == pytest.approx(float(losses[x]))
+    # the epoch's mean over all of its batches (equal-sized here), at the epoch's last step
+    epoch_losses = logged(out, "train/loss_epoch")
+    assert [x for x, _ in epoch_losses] == [9, 19]
+    for (_, value), epoch in zip(epoch_losses, (losses[:10], losses[10:]), strict=True):
+        assert value == pytest.approx(float(epoch.mean()), rel=1e-5)
 
 
 def test_max_steps_is_exact_and_the_final_weights_are_calibrated(

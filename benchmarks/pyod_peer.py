@@ -1,0 +1,153 @@
+"""A peer for the benchmark: PyOD's ``AutoEncoder`` set up as close to the seed's model as it goes.
+
+    python -c "from pathlib import Path; import sys; sys.path.insert(0, 'benchmarks');
+               from pyod_peer import case_pyod; print(case_pyod(Path('/work/shared/data'), 10))"
+
+Someone who picks PyOD instead of anomaly_ae would fit ``pyod.models.auto_encoder.AutoEncoder``
+on the flattened normal training images and rank test images by its ``decision_function``.
+PyOD's defaults describe a different model, so this case sets every constructor argument that
+would otherwise differ from hw7 Problem 7 (the seed), and reads PyOD's own source (3.6) to see
+what each one does:
+
+  hidden_neuron_list=[256, 128, 32]
+        the *encoder's* widths. PyOD mirrors them for the decoder and ends with a plain
+        ``nn.Linear`` to the input size, so this gives the seed's 784-256-128-32-128-256-784.
+        (Passing the whole list ``[256, 128, 32, 128, 256]`` would build a net twice as deep:
+        784-256-128-32-128-256-128-32-128-256-784.)
+  hidden_activation_name="relu"
+        ReLU after every hidden layer, the 32-unit code included, as in the seed.
+  batch_norm=False, dropout_rate=0.0
+        PyOD's defaults are batch norm on and dropout 0.2 in every hidden layer; the seed has
+        neither.
+  preprocessing=False
+        PyOD's default standardises every pixel with the training mean and std (and scores
+        distances in that space); the seed feeds raw pixels in [0, 1] and scores there.
+  optimizer_name="adam", lr=1e-3, optimizer_params={"weight_decay": 0.0}
+        the seed's Adam(lr=1e-3). PyOD's AutoEncoder defaults to a weight decay of 1e-5.
+  batch_size=100, epoch_num=epochs
+        the seed's batch size and number of epochs (PyOD's defaults: 32 and 10). PyOD drops the
+        last incomplete batch; 50,000 / 100 leaves none.
+  device="cpu", use_compile=False, verbose=0
+        the CPU, eager mode like the seed, and no progress bar in the timing.
+  random_state=seed
+        PyOD seeds Python's, NumPy's and torch's global generators (and sets PYTHONHASHSEED)
+        in the constructor; the weights and the shuffling order then come from torch's global
+        generator, so the detector is built right before ``fit``.
+  contamination=0.1
+        PyOD's default, spelled out: it only sets ``threshold_``/``labels_`` on the training
+        scores and changes no score, so AUROC does not depend on it.
+
+What still differs from the seed's model and cannot be configured:
+
+  * no sigmoid on the output: PyOD's decoder ends with a linear layer, so reconstructions are
+    not confined to (0, 1);
+  * the weights of the hidden layers are drawn with ``kaiming_uniform_(a=0)`` (bound
+    sqrt(6 / fan_in)), not torch's default ``nn.Linear`` initialisation (bound
+    1 / sqrt(fan_in)); biases and the output layer keep torch's default;
+  * the score is the Euclidean norm of the reconstruction error, the square root of the
+    framework's sum of squared errors: the same ranking, so the same AUROC for a given model;
+  * ``fit`` itself scores all 50,000 training images once at the end (for ``threshold_``), so
+    the fit time holds one extra scoring pass; and PyOD batches through a per-item
+    ``Dataset`` and the default collate, which is part of what a PyOD user pays.
+
+PyOD's ``fit`` uses every image it is given (it holds none out for validation), so it gets the
+50,000 training images of the framework's own split (``anomaly_ae.data.datamodule.
+split_indices`` with ``data.split_seed=42``: the first 50,000 of one seeded ``randperm`` train,
+the next 10,000 validate) and never sees the 10,000 validation images. The test set is the
+framework's: the 10,000 MNIST test images as normal, the 10,000 KMNIST test images as anomalies
+(label 1). Only ``fit`` is timed; PyOD's distance is compiled by numba on its first call, so a
+tiny call before the timer keeps that one-off compilation out of the fit time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TRAIN_SIZE, VAL_SIZE, SPLIT_SEED = 50_000, 10_000, 42  # the framework's data defaults
+HIDDEN_WIDTHS = [256, 128, 32]  # the encoder's; PyOD mirrors them for the decoder
+BATCH_SIZE, LR = 100, 1e-3
+
+
+class PeerUnavailable(RuntimeError):
+    """The peer's library is missing; a caller skips the case with this message as the reason."""
+
+
+def pyod_settings(epochs: int, seed: int = 0) -> dict[str, Any]:
+    """The keyword arguments given to ``pyod.models.auto_encoder.AutoEncoder``."""
+    return {
+        "hidden_neuron_list": list(HIDDEN_WIDTHS),
+        "hidden_activation_name": "relu",
+        "batch_norm": False,
+        "dropout_rate": 0.0,
+        "preprocessing": False,
+        "optimizer_name": "adam",
+        "lr": LR,
+        "optimizer_params": {"weight_decay": 0.0},
+        "batch_size": BATCH_SIZE,
+        "epoch_num": epochs,
+        "contamination": 0.1,
+        "device": "cpu",
+        "use_compile": False,
+        "random_state": seed,
+        "verbose": 0,
+    }
+
+
+def _flat_images(path: Path) -> torch.Tensor:
+    """An IDX image file as ``float32`` ``(N, H*W)`` in [0, 1]."""
+    from torchvision.datasets.mnist import read_image_file
+
+    images = read_image_file(str(path))
+    return images.flatten(1).to(torch.float32).div_(255.0)
+
+
+def case_pyod(root: Path, epochs: int, seed: int = 0) -> dict[str, Any]:
+    """Fit PyOD's AutoEncoder on the framework's 50,000 MNIST training images and test it on
+    MNIST (normal) against KMNIST (anomaly).
+
+    Returns the fit time in seconds, the test AUROC, PyOD's version and the constructor's
+    keyword arguments. Raises ``PeerUnavailable`` when PyOD cannot be imported.
+    """
+    try:
+        import pyod
+        from pyod.models.auto_encoder import AutoEncoder
+        from pyod.utils.stat_models import pairwise_distances_no_broadcast
+    except ImportError as error:
+        raise PeerUnavailable("PyOD is not installed: pip install -e '.[bench]'") from error
+    from torchmetrics.functional.classification import binary_auroc
+
+    from anomaly_ae.data.datamodule import split_indices
+
+    root = Path(root)
+    train_images = _flat_images(root / "MNIST" / "raw" / "train-images-idx3-ubyte")
+    train_idx, _val_idx = split_indices(len(train_images), TRAIN_SIZE, VAL_SIZE, SPLIT_SEED)
+    x_train = train_images[train_idx].numpy()
+    normal = _flat_images(root / "MNIST" / "raw" / "t10k-images-idx3-ubyte")
+    anomalous = _flat_images(root / "KMNIST" / "raw" / "t10k-images-idx3-ubyte")
+    x_test = torch.cat([normal, anomalous]).numpy()
+    labels = torch.cat(
+        [torch.zeros(len(normal), dtype=torch.long), torch.ones(len(anomalous), dtype=torch.long)]
+    )
+
+    # numba compiles PyOD's distance on its first call: do it here, not inside the timed fit
+    pairwise_distances_no_broadcast(x_test[:2], x_test[:2])
+
+    settings = pyod_settings(epochs, seed)
+    detector = AutoEncoder(**settings)  # seeds the global generators the fit draws from
+    start = time.perf_counter()
+    detector.fit(x_train)
+    seconds = time.perf_counter() - start
+
+    scores = torch.from_numpy(detector.decision_function(x_test)).double()
+    # in [0, 1], order kept: torchmetrics would squash larger scores with a sigmoid
+    auroc = float(binary_auroc(scores / scores.max(), labels))
+    return {
+        "seconds": seconds,
+        "auroc": auroc,
+        "pyod_version": pyod.__version__,
+        "settings": settings,
+    }
