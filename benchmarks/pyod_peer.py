@@ -27,8 +27,9 @@ what each one does:
   batch_size=100, epoch_num=epochs
         the seed's batch size and number of epochs (PyOD's defaults: 32 and 10). PyOD drops the
         last incomplete batch; 50,000 / 100 leaves none.
-  device="cpu", use_compile=False, verbose=0
-        the CPU, eager mode like the seed, and no progress bar in the timing.
+  device="cuda" when there is a GPU, else "cpu", use_compile=False, verbose=0
+        the device anomaly_ae's default (accelerator=auto) trains on, eager mode like the
+        seed, and no progress bar in the timing.
   random_state=seed
         PyOD seeds Python's, NumPy's and torch's global generators (and sets PYTHONHASHSEED)
         in the constructor; the weights and the shuffling order then come from torch's global
@@ -90,7 +91,7 @@ def pyod_settings(epochs: int, seed: int = 0) -> dict[str, Any]:
         "batch_size": BATCH_SIZE,
         "epoch_num": epochs,
         "contamination": 0.1,
-        "device": "cpu",
+        "device": "cuda" if torch.cuda.is_available() else "cpu",  # where (c) trains
         "use_compile": False,
         "random_state": seed,
         "verbose": 0,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -58,6 +59,18 @@ SEED_DOCUMENT = {
 }
 
 
+class RunFailed(RuntimeError):
+    """One run of either side failed; carries its stderr, to be saved beside the results."""
+
+    def __init__(self, what: str, stderr: str) -> None:
+        lines = stderr.strip().splitlines()
+        # the line that names the error, not Hydra's closing hint or a traceback's last frame
+        errors = [line for line in lines if line.startswith("error:") or "Error" in line]
+        reason = (errors or lines or ["(no output)"])[-1].strip()
+        super().__init__(f"{what} failed: {reason}")
+        self.stderr = stderr
+
+
 def seed_loop_run(root: Path, epochs: int, seed: int) -> dict:
     """Inside a child process: the seed's Steps 1-7 with ``torch.manual_seed(seed)``."""
     from seed_loop import evaluate_seed_loop, train_seed_loop
@@ -87,8 +100,7 @@ def framework_run(root: Path, epochs: int, seed: int, run_dir: Path) -> dict:
         command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}): {tail[0]}")
+        raise RunFailed(f"anomaly_ae (seed {seed})", done.stderr)
     results = json.loads((run_dir / "results.json").read_text())
     metrics = results["metrics"]
     return {
@@ -96,12 +108,16 @@ def framework_run(root: Path, epochs: int, seed: int, run_dir: Path) -> dict:
         "type_I_error": metrics["type_I_error"],
         "type_II_error": metrics["type_II_error"],
         "auroc": metrics["auroc"],
-        "final_loss": results["training"]["last_batch_loss"],
+        "final_loss": _or_nan(results.get("training", {}).get("last_batch_loss")),
         "fit_seconds": results["timings"]["fit_seconds"],
         "calibration_step": results["calibration"]["step"],
         "tested_step": results["tested"]["step"],
         "command": " ".join(command[1:]),
     }
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def run_seed_loop_in_child(root: Path, epochs: int, seed: int) -> dict:
@@ -110,8 +126,7 @@ def run_seed_loop_in_child(root: Path, epochs: int, seed: int) -> dict:
         [*command, "--epochs", str(epochs)], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise SystemExit(f"the seed loop (seed {seed}) failed: {tail[0]}")
+        raise RunFailed(f"the seed loop (seed {seed})", done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -135,9 +150,11 @@ def summarise(seed_runs: list[dict], framework_runs: list[dict]) -> dict:
             "difference": gap,
             "difference_in_seed_sd": gap / theirs["sd"] if theirs["sd"] > 0 else None,
         }
+    # True / False; None where the seed loop's runs do not spread, so no sd to judge in
     summary["within_one_sd"] = {
-        key: summary[key]["difference_in_seed_sd"] is not None
-        and abs(summary[key]["difference_in_seed_sd"]) <= 1.0
+        key: None
+        if summary[key]["difference_in_seed_sd"] is None
+        else abs(summary[key]["difference_in_seed_sd"]) <= 1.0
         for key in COMPARED
     }
     return summary
@@ -179,7 +196,8 @@ def markdown(summary: dict, n: int, header: list[str]) -> str:
         gaps.append("n/a" if gap is None else f"{gap:+.2f}")
     row("difference of means, in seed-loop sds", gaps)
     within = summary["within_one_sd"]
-    verdict = ", ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in within.items())
+    words = {True: "yes", False: "NO", None: "n/a (no spread in the seed loop's runs)"}
+    verdict = ", ".join(f"{k}: {words[ok]}" for k, ok in within.items())
     lines += ["", f"anomaly_ae within one sd of the seed's loop: {verdict}"]
     return "\n".join(lines) + "\n"
 
@@ -213,6 +231,8 @@ def main() -> None:
         print(json.dumps(seed_loop_run(root, args.epochs, args.child_seed)))
         return
 
+    if args.seeds < 2:
+        raise SystemExit("error: --seeds must be at least 2: mean ± sd needs two runs a side")
     import torch
 
     seeds = list(range(args.seeds))
@@ -221,14 +241,38 @@ def main() -> None:
         + (torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU")
         + f", torch {torch.__version__}"
     )
+    command = f'make reproduce ARGS="--seeds {args.seeds} --epochs {args.epochs}"'
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "complete": False,
+        "command": command,
+        "data": str(root),
+        "machine": machine,
+        "epochs": args.epochs,
+        "seeds": seeds,
+        "seed_document": SEED_DOCUMENT,
+        "seed_loop_runs": [],
+        "anomaly_ae_runs": [],
+    }
     print(f"data: {root}; {args.epochs} epochs; seeds {seeds}; {machine}", flush=True)
-    seed_runs, framework_runs = [], []
     with tempfile.TemporaryDirectory(prefix="anomaly_ae_reproduce_") as tmp:
         for seed in seeds:
-            seed_runs.append({"seed": seed, **run_seed_loop_in_child(root, args.epochs, seed)})
-            ours = framework_run(root, args.epochs, seed, Path(tmp) / f"seed{seed}")
-            framework_runs.append({"seed": seed, **ours})
-            for label, r in (("seed loop ", seed_runs[-1]), ("anomaly_ae", ours)):
+            try:
+                theirs = run_seed_loop_in_child(root, args.epochs, seed)
+                ours = framework_run(root, args.epochs, seed, Path(tmp) / f"seed{seed}")
+            except RunFailed as failed:
+                log = out.with_suffix(".stderr.txt")
+                log.write_text(failed.stderr)
+                raise SystemExit(
+                    f"error: {failed}; its output is in {log}, and the seeds finished before "
+                    f"it in {out.with_suffix('.json')}"
+                ) from None
+            report["seed_loop_runs"].append({"seed": seed, **theirs})
+            report["anomaly_ae_runs"].append({"seed": seed, **ours})
+            # every finished seed is on disk at once: a later failure loses none of them
+            out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+            for label, r in (("seed loop ", theirs), ("anomaly_ae", ours)):
                 print(
                     f"seed {seed} {label}: threshold {r['threshold']:.2f}  "
                     f"type I {r['type_I_error']:.2%}  type II {r['type_II_error']:.2%}  "
@@ -236,29 +280,18 @@ def main() -> None:
                     f"fit {r['fit_seconds']:.1f} s",
                     flush=True,
                 )
-    summary = summarise(seed_runs, framework_runs)
-    command = f'make reproduce ARGS="--seeds {args.seeds} --epochs {args.epochs}"'
+    summary = summarise(report["seed_loop_runs"], report["anomaly_ae_runs"])
     header = [
         f"# The seed reproduced: {args.epochs} epochs, seeds 0-{args.seeds - 1}",
         "",
         f"`{command}` (`benchmarks/reproduce_seed.py`), data {root}, on {machine}.",
-        "Type I / II errors in percent; ± is the sample sd over the seeds.",
+        "Type I / II errors in percent; ± is the sample sd over the seeds. Fit time: the seed's",
+        "training loop alone; anomaly_ae's Trainer.fit with its per-epoch validation, threshold",
+        "fits, checkpoints and TensorBoard views.",
     ]
     table = markdown(summary, len(seeds), header)
     print("\n" + table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "command": command,
-        "data": str(root),
-        "machine": machine,
-        "epochs": args.epochs,
-        "seeds": seeds,
-        "seed_document": SEED_DOCUMENT,
-        "summary": summary,
-        "seed_loop_runs": seed_runs,
-        "anomaly_ae_runs": framework_runs,
-    }
+    report.update(complete=True, summary=summary)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(table)
     print(f"written: {out.with_suffix('.json')}, {out.with_suffix('.md')}")

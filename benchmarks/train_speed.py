@@ -126,6 +126,8 @@ def case_peer(root: Path, epochs: int) -> dict:
         return case_pyod(root, epochs)
     except PeerUnavailable as missing:
         return {"skipped": str(missing)}
+    except Exception as failed:  # the peer's failure must not cost the rounds already timed
+        return {"skipped": f"PyOD's fit failed: {type(failed).__name__}: {failed}"}
 
 
 def case_score(root: Path, checkpoint: str) -> dict:

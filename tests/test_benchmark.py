@@ -170,10 +170,20 @@ def test_summary_is_mean_sd_and_the_gap_in_seed_loop_sds() -> None:
     assert type_ii["difference_in_seed_sd"] == pytest.approx(2.0)
     # a quantity without spread has no sd to measure a gap in
     assert summary["type_I_error"]["difference_in_seed_sd"] is None
+    # type I and AUROC do not spread over the seed loop's runs: no sd to judge a gap in
     assert summary["within_one_sd"] == {
-        "type_I_error": False,
+        "type_I_error": None,
         "type_II_error": False,
-        "auroc": False,
+        "auroc": None,
     }
     table = reproduce_seed.markdown(summary, 3, ["# t"])
     assert "| 3.00 ± 1.00 % |" in table and "| 5.00 ± 1.00 % |" in table and "+2.00" in table
+    assert "type_I_error: n/a (no spread in the seed loop's runs), type_II_error: NO" in table
+
+
+def test_reproduce_needs_two_seeds_a_side(synthetic_root: Path) -> None:
+    done = run_script("reproduce_seed.py", "--data", str(synthetic_root), "--seeds", "1")
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        "error: --seeds must be at least 2: mean ± sd needs two runs a side"
+    )

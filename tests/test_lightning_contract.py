@@ -75,6 +75,51 @@ def test_logged_training_loss_is_the_steps_and_the_epochs_mean(
         assert value == pytest.approx(float(epoch.mean()), rel=1e-5)
 
 
+def test_epoch_mean_weighs_a_short_last_batch_by_its_size(tiny_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    # 200 images in batches of 30: six of 30 and one of 20 an epoch
+    results = run_train(tiny_root, out, "logger=csv", "data.batch_size=30")
+    losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    sizes = torch.tensor([30.0] * 6 + [20.0])
+    first_epoch = float((losses[:7].double() * sizes).sum() / 200)
+    assert logged(out, "train/loss_epoch")[0][1] == pytest.approx(first_epoch, rel=1e-5)
+
+
+def test_step_loss_with_accumulation_is_the_stepping_batchs(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    overrides = ("logger=csv", "trainer.log_every_n_steps=3", "+trainer.accumulate_grad_batches=2")
+    results = run_train(tiny_root, out, *overrides)
+    losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    # 5 optimizer steps an epoch (10 batches); steps 3, 6, 9 at x = 2, 5, 8, each with the loss
+    # of the last batch of its accumulation (batch 2k - 1)
+    step_losses = logged(out, "train/loss_step")
+    assert [x for x, _ in step_losses] == [2, 5, 8]
+    for x, value in step_losses:
+        assert value == pytest.approx(float(losses[2 * (x + 1) - 1]))
+
+
+def test_step_loss_after_resuming_from_last_ckpt(tiny_root: Path, tmp_path: Path) -> None:
+    first = run_train(tiny_root, tmp_path / "first", "logger=csv", "trainer.log_every_n_steps=3")
+    out = tmp_path / "more"
+    more = run_train(
+        tiny_root,
+        out,
+        "logger=csv",
+        "trainer.log_every_n_steps=3",
+        "trainer.max_epochs=3",
+        f"ckpt_path={first['checkpoints']['last']}",
+    )
+    losses = checkpoint_of(more["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    assert len(losses) == 30
+    # steps 21-30 of the third epoch: 21, 24, 27, 30 at x = k - 1, each with its own loss
+    step_losses = logged(out, "train/loss_step")
+    assert [x for x, _ in step_losses] == [20, 23, 26, 29]
+    for x, value in step_losses:
+        assert value == pytest.approx(float(losses[x]))
+
+
 def test_max_steps_is_exact_and_the_final_weights_are_calibrated(
     tiny_root: Path, tmp_path: Path
 ) -> None:

@@ -75,8 +75,10 @@ class AutoencoderModule(pl.LightningModule):
         # tensors kept alive would fragment the heap), the last validation scores (set by
         # ThresholdCallback), and the last test's scores with their targets, on the CPU
         self._loss_history: list[float] = []
-        # the epoch's mean training loss, weighted by batch size (synced across DDP ranks)
-        self.train_loss_mean = MeanMetric(nan_strategy="disable")  # NaN stops training first
+        # the epoch's mean training loss, weighted by batch size, over every rank under DDP
+        # ("error": NaN stops training before it gets here; "disable" would drop the weights)
+        self.train_loss_mean = MeanMetric(nan_strategy="error")
+        self._step_loss: torch.Tensor | None = None
         self.validation_scores: torch.Tensor | None = None
         self.test_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
         self._checkpoint_step = 0  # global step of the checkpoint the weights were loaded from
@@ -151,32 +153,34 @@ class AutoencoderModule(pl.LightningModule):
         if not math.isfinite(value):
             self._stop_diverged(value)
         self.train_loss_mean.update(loss.detach(), len(images))
-        if self._logger_writes_this_step():
-            self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        self._step_loss = loss.detach()
         self._loss_history.append(value)
         return loss
 
-    def _logger_writes_this_step(self) -> bool:
-        """Whether Lightning hands this step's logged values to the loggers: every
-        ``trainer.log_every_n_steps`` optimizer steps (and every step of ``fast_dev_run``).
+    def on_train_batch_end(self, outputs: Any, batch: Batch, batch_idx: int) -> None:
+        """Log the step's loss when Lightning will hand it to the loggers.
 
-        A ``self.log`` call costs about a millisecond of Lightning's bookkeeping on a CPU, as
-        much as a third of a step of the seed's model, so the step loss is logged only when a
-        logger will write it; the progress bar shows that value. The epoch mean is a
-        torchmetrics ``MeanMetric`` over every batch (logged in ``on_train_epoch_end``).
+        A ``self.log`` call costs Lightning's bookkeeping (a fraction of a millisecond on a
+        CPU, a tenth of a step of the seed's model), so the step loss is logged only on the
+        steps whose logged values Lightning writes: it decides that after this hook
+        (``update_train_step_metrics``) with the test asked here, so the loggers get the same
+        steps, each with its own batch's loss; the progress bar shows the last of them. The
+        epoch mean is a torchmetrics ``MeanMetric`` over every batch.
         """
         trainer = self.trainer
-        every = trainer.log_every_n_steps
-        if trainer.fast_dev_run or trainer.should_stop:
-            return True
-        return every > 0 and (self.global_step + 1) % every == 0
+        # Lightning's own test (every log_every_n_steps optimizer steps, or when stopping)
+        if trainer._logger_connector.should_update_logs or trainer.fast_dev_run:
+            self.log(
+                "train/loss_step", self._step_loss, on_step=True, on_epoch=False, prog_bar=True
+            )
 
     def on_train_epoch_start(self) -> None:
         self.train_loss_mean.reset()
 
     def on_train_epoch_end(self) -> None:
         if self.train_loss_mean.update_count:  # a resumed run may start at an epoch's end
-            self.log("train/loss_epoch", self.train_loss_mean.compute())
+            # the Metric itself: Lightning computes it (synced over DDP ranks) and resets it
+            self.log("train/loss_epoch", self.train_loss_mean)
 
     def _stop_diverged(self, loss: float) -> None:
         """Raise before a NaN or infinite loss is back-propagated, naming the optimizer step
