@@ -28,14 +28,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from seed_loop import KMNIST_TEST_FILES, MNIST_FILES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-NEEDED = (
-    "MNIST/raw/train-images-idx3-ubyte",
-    "MNIST/raw/train-labels-idx1-ubyte",
-    "MNIST/raw/t10k-images-idx3-ubyte",
-    "MNIST/raw/t10k-labels-idx1-ubyte",
-    "KMNIST/raw/t10k-images-idx3-ubyte",
-    "KMNIST/raw/t10k-labels-idx1-ubyte",
+NEEDED = tuple(f"MNIST/raw/{name}" for name in MNIST_FILES) + tuple(
+    f"KMNIST/raw/{name}" for name in KMNIST_TEST_FILES
 )
 # (name in the table, key, format, unit); the errors are fractions, shown in percent
 QUANTITIES = (

@@ -33,6 +33,14 @@ from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.transforms import transforms
 
 LR, BATCH_SIZE = 0.001, 100
+# torchvision's raw layout: <root>/MNIST/raw/<file>, and KMNIST's test split in KMNIST/raw
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+KMNIST_TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 class Encoder(nn.Module):
@@ -65,9 +73,8 @@ class Decoder(nn.Module):
 
 def kmnist_test(root: Path) -> torch.utils.data.TensorDataset:
     """KMNIST's test split as ``ToTensor`` would give it: float images in [0, 1], (N, 1, 28, 28)."""
-    raw = Path(root) / "KMNIST" / "raw"
-    images = read_image_file(str(raw / "t10k-images-idx3-ubyte"))
-    labels = read_label_file(str(raw / "t10k-labels-idx1-ubyte"))
+    images, labels = (Path(root) / "KMNIST" / "raw" / name for name in KMNIST_TEST_FILES)
+    images, labels = read_image_file(str(images)), read_label_file(str(labels))
     return torch.utils.data.TensorDataset(images.unsqueeze(1).float().div(255), labels)
 
 

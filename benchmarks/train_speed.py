@@ -40,13 +40,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from seed_loop import MNIST_FILES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 BATCH_SIZE, LR, SCORE_IMAGES = 100, 1e-3, 20_000
 CASES = ("seed", "bare", "framework", "score", "peer")
 

@@ -152,8 +152,8 @@ class AutoencoderModule(pl.LightningModule):
         value = loss.item()  # the one host sync of a step: the NaN check and the loss curve
         if not math.isfinite(value):
             self._stop_diverged(value)
-        self.train_loss_mean.update(loss.detach(), len(images))
         self._step_loss = loss.detach()
+        self.train_loss_mean.update(self._step_loss, len(images))
         self._loss_history.append(value)
         return loss
 
