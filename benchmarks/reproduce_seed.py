@@ -118,9 +118,9 @@ def _or_nan(value: float | None) -> float:
 
 
 def run_seed_loop_in_child(root: Path, epochs: int, seed: int) -> dict:
-    command = [sys.executable, __file__, "--child-seed", str(seed), "--data", str(root)]
+    command = [sys.executable, __file__, f"--child-seed={seed}", f"--data={root}"]
     done = subprocess.run(
-        [*command, "--epochs", str(epochs)], cwd=PROJECT_ROOT, capture_output=True, text=True
+        [*command, f"--epochs={epochs}"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RunFailed(f"the seed loop (seed {seed})", done.stderr)

@@ -35,6 +35,11 @@ def checkpoint_of(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def saved_losses(results: dict) -> torch.Tensor:
+    """Every training batch's loss, as the run's final last.ckpt keeps them."""
+    return checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+
+
 def assert_tested_weights_are_calibrated_and_saved(results: dict, steps: int) -> None:
     """The threshold was fitted on the final weights, which are the tested and saved ones."""
     assert results["training"]["optimizer_steps"] == steps
@@ -52,8 +57,7 @@ def test_training_is_lightnings_automatic_optimization(trained: tuple[Path, dict
     _, results = trained
     training = results["training"]
     assert (training["epochs"], training["optimizer_steps"]) == (2, 2 * STEPS_PER_EPOCH)
-    saved_losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
-    assert training["last_batch_loss"] == pytest.approx(float(saved_losses[-1]))
+    assert training["last_batch_loss"] == pytest.approx(float(saved_losses(results)[-1]))
     assert_tested_weights_are_calibrated_and_saved(results, 2 * STEPS_PER_EPOCH)
 
 
@@ -62,7 +66,7 @@ def test_logged_training_loss_is_the_steps_and_the_epochs_mean(
 ) -> None:
     out = tmp_path / "run"
     results = run_train(tiny_root, out, "logger=csv", "trainer.log_every_n_steps=3")
-    losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    losses = saved_losses(results)
     # every 3rd optimizer step (3, 6, ..., 18) at x = k - 1, with that step's batch loss
     step_losses = logged(out, "train/loss_step")
     assert [x for x, _ in step_losses] == [2, 5, 8, 11, 14, 17]
@@ -79,7 +83,7 @@ def test_epoch_mean_weighs_a_short_last_batch_by_its_size(tiny_root: Path, tmp_p
     out = tmp_path / "run"
     # 200 images in batches of 30: six of 30 and one of 20 an epoch
     results = run_train(tiny_root, out, "logger=csv", "data.batch_size=30")
-    losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    losses = saved_losses(results)
     sizes = torch.tensor([30.0] * 6 + [20.0])
     first_epoch = float((losses[:7].double() * sizes).sum() / 200)
     assert logged(out, "train/loss_epoch")[0][1] == pytest.approx(first_epoch, rel=1e-5)
@@ -91,7 +95,7 @@ def test_step_loss_with_accumulation_is_the_stepping_batchs(
     out = tmp_path / "run"
     overrides = ("logger=csv", "trainer.log_every_n_steps=3", "+trainer.accumulate_grad_batches=2")
     results = run_train(tiny_root, out, *overrides)
-    losses = checkpoint_of(results["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    losses = saved_losses(results)
     # 5 optimizer steps an epoch (10 batches); steps 3, 6, 9 at x = 2, 5, 8, each with the loss
     # of the last batch of its accumulation (batch 2k - 1)
     step_losses = logged(out, "train/loss_step")
@@ -111,7 +115,7 @@ def test_step_loss_after_resuming_from_last_ckpt(tiny_root: Path, tmp_path: Path
         "trainer.max_epochs=3",
         f"ckpt_path={first['checkpoints']['last']}",
     )
-    losses = checkpoint_of(more["checkpoints"]["last"])["anomaly_ae"]["training_losses"]
+    losses = saved_losses(more)
     assert len(losses) == 30
     # steps 21-30 of the third epoch: 21, 24, 27, 30 at x = k - 1, each with its own loss
     step_losses = logged(out, "train/loss_step")
