@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from pytorch_lightning import LightningDataModule
 
+from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.errors import CheckpointError, one_line
 from anomaly_ae.models.autoencoder import AutoencoderModule
+
+# where Lightning saves the data module's constructor arguments
+DATA_KEY = LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY
 
 _REQUIRED_KEYS = ("anomaly_ae", "hyper_parameters", "state_dict")
 
@@ -73,3 +79,9 @@ def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) ->
         raise CheckpointError(f"{path} does not match its own model settings ({reason})") from err
     model.on_load_checkpoint(checkpoint)
     return model
+
+
+def saved_split(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The split settings a checkpoint carries (``{}`` for checkpoints that predate them)."""
+    saved = checkpoint.get(DATA_KEY) or {}
+    return {key: saved[key] for key in SPLIT_SETTINGS if key in saved}

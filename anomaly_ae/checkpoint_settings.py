@@ -17,27 +17,19 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning import LightningDataModule
 
-from anomaly_ae.checkpoint import read_checkpoint
+from anomaly_ae.checkpoint import DATA_KEY, read_checkpoint
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 
 log = logging.getLogger(__name__)
 
-DATA_KEY = LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY
 # what a resumed run must keep besides the split: its training order (the saved position in an
 # epoch counts batches of this size in this order)
 TRAINING_ORDER = ("shuffle_seed", "batch_size")
 RESUME_DATA_SETTINGS = (*SPLIT_SETTINGS, *TRAINING_ORDER)
 # settings whose change puts other images into the validation (calibration) split
 _CALIBRATION_SPLIT = ("normal", "train_size", "val_size", "split_seed")
-
-
-def saved_split(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
-    """The split settings a checkpoint carries (``{}`` for checkpoints that predate them)."""
-    saved = checkpoint.get(DATA_KEY) or {}
-    return {key: saved[key] for key in SPLIT_SETTINGS if key in saved}
 
 
 def explicit_keys(overrides: Iterable[str], group: DictConfig, name: str) -> set[str]:

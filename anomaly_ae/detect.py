@@ -19,9 +19,11 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from anomaly_ae.cli import exit_on_user_error
+from anomaly_ae.cli import exit_on_user_error, require_values
+from anomaly_ae.config import CONFIG_PATH, register_configs
 from anomaly_ae.detector import Detection, Detector
 from anomaly_ae.inputs import InputError, Skipped
+from anomaly_ae.key_hints import hints_for_unknown_keys
 
 
 def detector_threshold(detections: list[Detection]) -> float | None:
@@ -61,6 +63,7 @@ def write_detections(
 
 def detect(cfg: DictConfig) -> dict[str, Any]:
     """Score ``cfg.inputs`` with ``cfg.ckpt_path``; returns detections and skipped files."""
+    require_values(cfg)
     detector = Detector.from_checkpoint(cfg.ckpt_path, device=cfg.device)
     detections, skipped = detector.detect_path(cfg.inputs, cfg.grayscale, cfg.resize)
     for item in skipped:
@@ -87,12 +90,21 @@ def detect(cfg: DictConfig) -> dict[str, Any]:
     return {"detections": detections, "skipped": skipped}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="detect")
-def main(cfg: DictConfig) -> None:
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="detect")
+def run(cfg: DictConfig) -> None:
     with exit_on_user_error():
         result = detect(cfg)
     if result["skipped"]:
         raise SystemExit(1)
+
+
+def main() -> None:
+    """``anomaly-ae-detect``, the same as ``python -m anomaly_ae.detect``."""
+    with hints_for_unknown_keys("detect"):
+        run()
 
 
 if __name__ == "__main__":

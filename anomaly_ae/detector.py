@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint
-from anomaly_ae.checkpoint_settings import saved_split
+from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint, saved_split
 from anomaly_ae.inputs import Skipped, read_inputs, to_model_input
 from anomaly_ae.models import AutoencoderModule
 

@@ -22,8 +22,10 @@ from omegaconf import DictConfig
 from torch import nn
 
 from anomaly_ae.checkpoint import load_autoencoder
-from anomaly_ae.cli import exit_on_user_error
+from anomaly_ae.cli import exit_on_user_error, require_values
+from anomaly_ae.config import CONFIG_PATH, register_configs
 from anomaly_ae.errors import AnomalyAEError, ConfigError
+from anomaly_ae.key_hints import hints_for_unknown_keys
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.scoring import reconstruction_error
 
@@ -179,6 +181,7 @@ def _require(*packages: str) -> None:
 
 
 def export(cfg: DictConfig) -> dict:
+    require_values(cfg)
     model = load_autoencoder(cfg.ckpt_path)
     suffix = file_suffix(cfg.format)
     path = Path(cfg.output or Path(cfg.paths.output_dir) / f"detector{suffix}")
@@ -199,10 +202,19 @@ def export(cfg: DictConfig) -> dict:
     return {"path": str(path), "check": check}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
-def main(cfg: DictConfig) -> None:
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="export")
+def run(cfg: DictConfig) -> None:
     with exit_on_user_error():
         export(cfg)
+
+
+def main() -> None:
+    """``anomaly-ae-export``, the same as ``python -m anomaly_ae.export``."""
+    with hints_for_unknown_keys("export"):
+        run()
 
 
 if __name__ == "__main__":

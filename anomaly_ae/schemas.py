@@ -1,10 +1,11 @@
 """Structured-config schemas: the types of every setting, checked when Hydra composes.
 
-Each YAML file of ``conf/`` starts from one of these (``defaults: [schema, _self_]`` in a
-group, ``<task>_schema`` in a primary config), so a misspelt key or a value of the wrong type
-(``data.batch_size=big``) stops the run at composition with Hydra's message, before anything
-is loaded or trained. Lightning's Trainer accepts many more arguments than the schema names:
-add one with ``+trainer.<name>=<value>``.
+Each YAML file of ``conf/`` starts from one of these (``defaults: [/data_schema@_here_,
+_self_]`` in a group, ``<task>_schema`` in a primary config), so a misspelt key or a value of
+the wrong type (``data.batch_size=big``) stops the run at composition with Hydra's message,
+before anything is loaded or trained. They are stored outside the config groups, so that
+``--help`` lists only real choices and ``model=mlp_schema`` is not one. Lightning's Trainer
+accepts many more arguments than the schema names: add one with ``+trainer.<name>=<value>``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class DataConfig:
     normal: str = "mnist"
     anomaly: Optional[str] = "kmnist"  # noqa: UP045
     anomaly_classes: Optional[list[int]] = None  # noqa: UP045
-    train_size: Optional[int] = 50_000  # noqa: UP045
+    train_size: Optional[int] = None  # noqa: UP045
     val_size: int = 10_000
     split_seed: int = 42
     shuffle_seed: int = 0
@@ -85,7 +86,9 @@ class ConformalThresholdConfig:
 @dataclass
 class TrainerConfig:
     _target_: str = "pytorch_lightning.Trainer"
-    default_root_dir: str = MISSING
+    # the run directory; None where Hydra has not made one (--cfg job --resolve), and if set
+    # to null, Lightning's default (the current directory)
+    default_root_dir: Optional[str] = MISSING  # noqa: UP045
     min_epochs: Optional[int] = 1  # noqa: UP045
     max_epochs: int = 10
     max_steps: int = -1
@@ -144,7 +147,7 @@ class DetectConfig(RunConfig):
     grayscale: bool = False
     resize: bool = False
     device: str = "cpu"
-    output_dir: str = MISSING
+    output_dir: Optional[str] = MISSING  # noqa: UP045
     print_limit: int = 20
 
 
@@ -160,13 +163,13 @@ class ExportConfig(RunConfig):
 
 def register_schemas() -> None:
     store = ConfigStore.instance()
-    store.store(group="data", name="schema", node=DataConfig)
-    store.store(group="model", name="mlp_schema", node=MlpModelConfig)
-    store.store(group="model", name="conv_schema", node=ConvModelConfig)
-    store.store(group="threshold", name="gaussian_schema", node=GaussianThresholdConfig)
-    store.store(group="threshold", name="quantile_schema", node=QuantileThresholdConfig)
-    store.store(group="threshold", name="conformal_schema", node=ConformalThresholdConfig)
-    store.store(group="trainer", name="schema", node=TrainerConfig)
+    store.store(name="data_schema", node=DataConfig)
+    store.store(name="mlp_model_schema", node=MlpModelConfig)
+    store.store(name="conv_model_schema", node=ConvModelConfig)
+    store.store(name="gaussian_threshold_schema", node=GaussianThresholdConfig)
+    store.store(name="quantile_threshold_schema", node=QuantileThresholdConfig)
+    store.store(name="conformal_threshold_schema", node=ConformalThresholdConfig)
+    store.store(name="trainer_schema", node=TrainerConfig)
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)
     store.store(name="detect_schema", node=DetectConfig)

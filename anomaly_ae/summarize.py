@@ -1,4 +1,5 @@
-"""``python -m anomaly_ae.summarize <sweep dir>``: the summary table of a finished sweep.
+"""``anomaly-ae-summarize <sweep dir>`` (or ``python -m anomaly_ae.summarize``): the summary
+table of a finished sweep.
 
 Writes ``summary.csv`` and ``summary.md`` into the sweep directory (as the end of a ``-m``
 run does) and prints the table.
@@ -14,7 +15,12 @@ from anomaly_ae.sweeps import summarize
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m anomaly_ae.summarize", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="anomaly-ae-summarize",
+        description="The summary table of a finished sweep (the same as python -m "
+        "anomaly_ae.summarize): writes summary.csv and summary.md into the sweep directory, as "
+        "the end of a -m run does, and prints the table.",
+    )
     parser.add_argument(
         "sweep_dir", type=Path, help="a -m sweep's directory (logs/train/multiruns/...)"
     )

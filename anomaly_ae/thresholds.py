@@ -38,6 +38,14 @@ class GaussianThreshold:
 
     k: float = 3.0
 
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.k) and self.k > 0):
+            raise ConfigError(
+                f"threshold.k={self.k} must be a positive number: the threshold is mean + k std "
+                "of the validation scores, and k <= 0 puts it at or below their mean, flagging "
+                "a large share of normal images (the seed's k is 3)"
+            )
+
     def fit(self, scores: torch.Tensor) -> ThresholdFit:
         if scores.numel() == 0:
             raise ValueError("cannot fit a threshold on zero validation scores")
@@ -51,7 +59,7 @@ class GaussianThreshold:
 
 
 def _check_alpha(alpha: float) -> None:
-    if not 0 < alpha < 1:
+    if not 0 < alpha < 1:  # also refuses NaN
         raise ConfigError(f"threshold.alpha={alpha} must lie strictly between 0 and 1")
 
 

@@ -30,9 +30,11 @@ from anomaly_ae.cli import (
     exit_on_user_error,
     known_warnings_silenced,
 )
+from anomaly_ae.config import CONFIG_PATH, register_configs
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
+from anomaly_ae.key_hints import hints_for_unknown_keys
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.outputs import finish_run, saved_checkpoints
 
@@ -151,8 +153,11 @@ def optimized_metric(cfg: DictConfig) -> str | None:
     return metric
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
+def run(cfg: DictConfig) -> float | None:
     """Runs one job; returns ``optimized_metric``'s value for sweepers such as Optuna."""
     with exit_on_user_error():
         metric = optimized_metric(cfg)
@@ -163,6 +168,12 @@ def main(cfg: DictConfig) -> float | None:
             names = ", ".join(sorted(results["validation"]))
             raise ConfigError(f"optimized_metric={metric} was not logged; choose one of {names}")
         return results["validation"][metric]
+
+
+def main() -> None:
+    """``anomaly-ae-train``, the same as ``python -m anomaly_ae.train``."""
+    with hints_for_unknown_keys("train"):
+        run()
 
 
 if __name__ == "__main__":

@@ -88,10 +88,10 @@ def case_bare(root: Path, epochs: int) -> dict:
 
 def case_framework(root: Path, epochs: int, out: Path, anomaly: str) -> dict:
     """anomaly_ae's own training job with the default experiment."""
-    from hydra import compose, initialize_config_dir
+    from hydra import compose, initialize_config_module
 
-    from anomaly_ae.config import CONFIG_DIR
-    from anomaly_ae.train import train
+    from anomaly_ae.config import CONFIG_MODULE
+    from anomaly_ae.train import train  # registers the configs
 
     overrides = [
         f"data.root={root}",
@@ -100,7 +100,7 @@ def case_framework(root: Path, epochs: int, out: Path, anomaly: str) -> dict:
         f"trainer.max_epochs={epochs}",
         f"paths.output_dir={out}",
     ]
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     start = time.perf_counter()
     results = train(cfg)

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
-from anomaly_ae.config import CONFIG_DIR
+from anomaly_ae.config import CONFIG_MODULE, register_configs
+
+# the checkout: README, notebooks and benchmarks are read from it
+REPO = Path(__file__).resolve().parents[1]
 
 TINY = {"train": 240, "test": 60, "anomaly": 40}
 TINY_SPLIT = {"train_size": 200, "val_size": 40}
@@ -101,9 +104,13 @@ def tiny_overrides(root: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose(config_name=config_name, overrides=overrides)
+def compose_config(
+    config_name: str, overrides: list[str], return_hydra_config: bool = False
+) -> DictConfig:
+    """The config an entry point would get, composed from the installed configs."""
+    register_configs()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        return compose(config_name, overrides, return_hydra_config=return_hydra_config)
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from anomaly_ae.config import PROJECT_ROOT
+from tests.conftest import REPO
 
-BENCHMARKS = PROJECT_ROOT / "benchmarks"
+BENCHMARKS = REPO / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import reproduce_seed  # noqa: E402
@@ -27,7 +27,7 @@ def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "ANOMALY_AE_DATA"}
     return subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *args],
-        cwd=PROJECT_ROOT,
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=900,

@@ -8,7 +8,6 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
-from anomaly_ae.config import PROJECT_ROOT
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.thresholds import GaussianThreshold
@@ -19,7 +18,8 @@ def test_default_is_the_hw7_experiment(tmp_path: Path) -> None:
     cfg = compose_config("train", [f"paths.output_dir={tmp_path}"])
     assert cfg.experiment_name == "hw7"
     assert (cfg.data.normal, cfg.data.anomaly) == ("mnist", "kmnist")
-    assert (cfg.data.train_size, cfg.data.val_size, cfg.data.batch_size) == (50000, 10000, 100)
+    # train_size null: every MNIST training image not in validation, 50,000 of 60,000
+    assert (cfg.data.train_size, cfg.data.val_size, cfg.data.batch_size) == (None, 10000, 100)
     assert list(cfg.model.hidden_dims) == [256, 128] and cfg.model.latent_dim == 32
     assert cfg.model.lr == pytest.approx(1e-3)
     assert cfg.trainer.max_epochs == 10
@@ -72,13 +72,16 @@ def test_trainer_groups_compose(tmp_path: Path, group: str) -> None:
     assert cfg.trainer.accelerator == group and cfg.trainer.max_epochs == 10
 
 
-def test_data_root_follows_anomaly_ae_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_data_and_logs_default_to_the_directory_a_run_starts_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ANOMALY_AE_DATA", "/some/where")
     cfg = compose_config("train", [f"paths.output_dir={tmp_path}"])
     assert cfg.data.root == "/some/where"
     monkeypatch.delenv("ANOMALY_AE_DATA")
     cfg = compose_config("train", [f"paths.output_dir={tmp_path}"])
-    assert cfg.data.root == str(PROJECT_ROOT / "data")
+    assert cfg.data.root == str(tmp_path / "data") and cfg.paths.log_dir == str(tmp_path / "logs")
 
 
 def test_unknown_keys_are_rejected_at_composition(tmp_path: Path) -> None:

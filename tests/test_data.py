@@ -71,6 +71,27 @@ def test_split_sizes_that_do_not_fit_are_a_config_error(sizes: tuple[int, int]) 
         split_indices(60, *sizes, seed=0)
 
 
+@pytest.mark.parametrize("val_size", [60, 0, 75])
+def test_split_of_the_rest_needs_room_to_train(val_size: int) -> None:
+    with pytest.raises(ConfigError, match=rf"data\.val_size={val_size} leaves no images to train"):
+        split_indices(60, None, val_size, seed=0)
+
+
+def test_default_sizes_adapt_to_a_class_subset_and_explicit_sizes_stay_strict(
+    tiny_root: Path,
+) -> None:
+    """data.anomaly=mnist_classes holds the anomaly digits out of the training split: the default
+    train_size (null) trains on what is left; a number that no longer fits is refused."""
+    labels = get_source("mnist", "data.normal").load(tiny_root, "train").labels
+    left = int((labels != 0).sum())
+    dm = tiny_module(tiny_root, anomaly="mnist_classes", anomaly_classes=[0], train_size=None)
+    dm.setup("fit")
+    assert (len(dm.train_set), len(dm.val_set)) == (left - TINY_SPLIT["val_size"], 40)
+    strict = tiny_module(tiny_root, anomaly="mnist_classes", anomaly_classes=[0], train_size=left)
+    with pytest.raises(ConfigError, match=rf"data\.train_size={left} and data\.val_size=40"):
+        strict.setup("fit")
+
+
 def test_datamodule_splits_and_labels_the_test_set(tiny_root: Path) -> None:
     dm = tiny_module(tiny_root)
     dm.prepare_data()
@@ -98,10 +119,13 @@ def test_loaders_serve_whole_batches_with_indices(tiny_root: Path) -> None:
     assert seen.tolist() == list(range(TINY_SPLIT["val_size"]))
 
 
-def test_without_anomaly_set_the_test_set_is_all_normal(tiny_root: Path) -> None:
+def test_without_anomaly_set_the_test_set_is_all_normal(tiny_root: Path, caplog) -> None:
     dm = tiny_module(tiny_root, anomaly=None)
     dm.prepare_data()
-    dm.setup("test")
+    with caplog.at_level("INFO", logger="anomaly_ae.data.datamodule"):
+        dm.setup("test")
+    assert f"test set: {TINY['test']} MNIST (normal) images, no anomaly set" in caplog.text
+    assert " no (anomaly)" not in caplog.text
     assert dm.anomaly_name is None
     assert len(dm.test_set) == TINY["test"]
     assert bool((dm.test_set.targets == NORMAL).all())

@@ -9,10 +9,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from anomaly_ae.config import PROJECT_ROOT
-from tests.conftest import TINY_SPLIT, compose_config, tiny_overrides
+from tests.conftest import REPO, TINY_SPLIT, compose_config, tiny_overrides
 
-NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # what each notebook must print and how many figures it must show, on the tiny data
 EXPECTED = {
     "inspect_run.ipynb": (["type I", "threshold:", "calibration:"], 3),

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from anomaly_ae.config import PROJECT_ROOT
-from tests.conftest import run_train
+from tests.conftest import REPO, run_train
 
-README = PROJECT_ROOT / "README.md"
+README = REPO / "README.md"
 
 
 def fenced_block_starting_with(prefix: str) -> list[str]:

@@ -64,7 +64,7 @@ def test_default_experiment_is_the_seeds(default_run: dict) -> None:
     assert default_run["data"] == {
         "normal": "MNIST",
         "anomaly": "KMNIST",
-        "train_size": 50_000,
+        "train_size": None,
         "val_size": 10_000,
         "split_seed": 42,
         "n_train": 50_000,

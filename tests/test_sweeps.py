@@ -96,20 +96,11 @@ def test_parallel_launcher_runs_the_jobs(tiny_root: Path, tmp_path: Path) -> Non
 
 
 def test_slurm_launcher_composes(tmp_path: Path) -> None:
-    from hydra import compose, initialize_config_dir
-
-    from anomaly_ae.config import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "hydra/launcher=slurm",
-                "hydra.launcher.partition=gpu",
-                f"paths.output_dir={tmp_path}",
-            ],
-            return_hydra_config=True,
-        )
+    cfg = compose_config(
+        "train",
+        ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", f"paths.output_dir={tmp_path}"],
+        return_hydra_config=True,
+    )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert (launcher.partition, launcher.nodes, launcher.gpus_per_node) == ("gpu", 1, 1)

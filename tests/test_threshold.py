@@ -17,7 +17,7 @@ from anomaly_ae.thresholds import GaussianThreshold
 from tests.conftest import TINY_SPLIT
 
 
-@pytest.mark.parametrize("k", [0.0, 2.0, 3.0])
+@pytest.mark.parametrize("k", [0.5, 2.0, 3.0])
 def test_gaussian_rule_is_mean_plus_k_population_std(k: float) -> None:
     scores = np.random.default_rng(0).gamma(2.0, 10.0, 1000).astype(np.float32)
     fit = GaussianThreshold(k).fit(torch.from_numpy(scores))
@@ -130,7 +130,15 @@ def test_conformal_guarantee_holds_in_finite_samples() -> None:
     assert rate == pytest.approx(exact, abs=3 * math.sqrt(exact * (1 - exact) / trials))
 
 
-@pytest.mark.parametrize("alpha", [0.0, 1.0, 1.5, -0.1])
+@pytest.mark.parametrize("k", [-1.0, 0.0, math.nan, math.inf])
+def test_k_must_be_a_positive_number(k: float) -> None:
+    from anomaly_ae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"threshold\.k=.* must be a positive number"):
+        GaussianThreshold(k)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 1.5, -0.1, math.nan])
 def test_alpha_outside_zero_one_is_a_config_error(alpha: float) -> None:
     from anomaly_ae.errors import ConfigError
     from anomaly_ae.thresholds import ConformalThreshold, QuantileThreshold

@@ -92,24 +92,39 @@ def test_evaluate_reproduces_the_training_test(
     assert (tmp_path / "eval" / "results.json").is_file()
 
 
-def test_evaluate_can_refit_the_threshold_with_another_k(
-    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+@pytest.mark.parametrize("asked", [["refit_threshold=true"], []], ids=["refit=true", "k alone"])
+def test_evaluate_refits_the_threshold_with_another_k(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path, asked: list[str]
 ) -> None:
+    """threshold.k on the command line re-fits the threshold, with or without refit_threshold."""
     _, results = trained
-    cfg = compose_config(
-        "evaluate",
-        tiny_overrides(
-            tiny_root,
-            tmp_path / "eval",
-            f"ckpt_path={results['checkpoints']['last']}",
-            "refit_threshold=true",
-            "threshold.k=1",
-        ),
+    overrides = tiny_overrides(
+        tiny_root,
+        tmp_path / "eval",
+        f"ckpt_path={results['checkpoints']['last']}",
+        *asked,
+        "threshold.k=1",
     )
-    evaluated = evaluate(cfg)
+    evaluated = evaluate(compose_config("evaluate", overrides), overrides)
     cal = results["calibration"]
     assert evaluated["threshold"] == pytest.approx(cal["mean"] + cal["std"], rel=1e-6)
     assert evaluated["calibration"]["k"] == 1.0
+    assert evaluated["config"]["refit_threshold"] is True
+
+
+def test_evaluate_refuses_threshold_settings_it_is_told_not_to_use(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+) -> None:
+    overrides = tiny_overrides(
+        tiny_root,
+        tmp_path / "eval",
+        f"ckpt_path={trained[1]['checkpoints']['last']}",
+        "++refit_threshold=false",
+        "threshold=quantile",
+    )
+    with pytest.raises(ConfigError, match="threshold=quantile has no effect with refit_thres"):
+        evaluate(compose_config("evaluate", overrides), overrides)
+    assert not (tmp_path / "eval").exists(), "refused before anything was computed"
 
 
 def test_without_anomaly_set_type_one_only_and_a_note(tiny_root: Path, tmp_path: Path) -> None:
@@ -155,7 +170,7 @@ def test_evaluate_without_checkpoint_path_is_a_config_error(
     tiny_root: Path, tmp_path: Path
 ) -> None:
     cfg = compose_config("evaluate", tiny_overrides(tiny_root, tmp_path / "eval"))
-    with pytest.raises(ConfigError, match="ckpt_path is required"):
+    with pytest.raises(ConfigError, match="ckpt_path must be given"):
         evaluate(cfg)
 
 

@@ -36,9 +36,15 @@ def split_indices(
     When ``train_size + val_size == n`` this is exactly ``torch.utils.data.random_split`` with a
     generator seeded with ``seed`` (one ``randperm`` cut in two); a smaller total leaves the
     tail of the permutation unused.
-    ``train_size=None`` means "everything not in validation".
+    ``train_size=None`` means "everything not in validation": the split adapts to the set
+    (MNIST: 50,000 / 10,000; its digits 1-9 alone, with the zeros as anomalies: 44,077 / 10,000).
     """
     if train_size is None:
+        if not 0 < val_size < n:
+            raise ConfigError(
+                f"data.val_size={val_size} leaves no images to train on: the normal set has {n} "
+                f"training images; choose data.val_size between 1 and {n - 1}"
+            )
         train_size = n - val_size
     if train_size <= 0 or val_size <= 0 or train_size + val_size > n:
         raise ConfigError(
@@ -60,7 +66,8 @@ class AnomalyDataModule(pl.LightningDataModule):
             anomalies and train on the other classes; or ``None`` to test on normal data
             alone (type I error only).
         anomaly_classes: the held-out classes of ``<normal>_classes``.
-        train_size / val_size: the split of the normal training images (seed: 50,000 / 10,000).
+        train_size / val_size: the split of the normal training images (seed: 50,000 / 10,000);
+            ``train_size=None`` trains on every image not in validation.
         split_seed: seed of the generator that draws the split.
         shuffle_seed: seed of the training order; each epoch's order depends only on it and
             the epoch number, so resumed runs repeat uninterrupted ones exactly.
@@ -79,7 +86,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         root: str | Path,
         normal: str = "mnist",
         anomaly: str | None = "kmnist",
-        train_size: int | None = 50_000,
+        train_size: int | None = None,
         val_size: int = 10_000,
         split_seed: int = 42,
         shuffle_seed: int = 0,
@@ -216,13 +223,12 @@ class AnomalyDataModule(pl.LightningDataModule):
             images[where], targets[where] = x, target
             start += len(x)
         self.test_set = self._on_device(ImageTensorDataset(images, targets))
-        log.info(
-            "test set: %d %s (normal) + %d %s (anomaly) images",
-            len(normal),
-            self.normal_name,
-            len(self.test_set) - len(normal),
-            self.anomaly_name or "no",
+        anomalies = (
+            f" + {len(self.test_set) - len(normal)} {self.anomaly_name} (anomaly) images"
+            if self.anomaly_name
+            else " images, no anomaly set (data.anomaly=null)"
         )
+        log.info("test set: %d %s (normal)%s", len(normal), self.normal_name, anomalies)
 
     def preview_images(self, n: int) -> dict[str, torch.Tensor]:
         """The first ``n`` validation images and the first ``n`` anomaly test images, keyed

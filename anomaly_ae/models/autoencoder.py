@@ -66,6 +66,8 @@ class AutoencoderModule(pl.LightningModule):
             architecture, input_shape, hidden_dims, channels, upsampling, latent_dim
         )
         self.save_hyperparameters(logger=False)  # the run logs its whole config instead
+        # one image through the model fills the FLOPs and size columns of Lightning's summary
+        self.example_input_array = torch.zeros(1, *input_shape)
         # float32 like the scores it is compared with; accelerators such as MPS have no float64
         self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float32))
         self.calibration: dict[str, Any] = {}
