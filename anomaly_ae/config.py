@@ -26,12 +26,27 @@ def launch_directory() -> str:
     return os.getcwd()
 
 
+def sweep_run_name() -> str:
+    """In a ``-m`` sweep, the job's overrides (``model.latent_dim=16,threshold.k=2``, without
+    the paths), so that TensorBoard names each run after what it changed; ``""`` otherwise.
+    Slashes become ``_``: the name is a folder."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return ""
+    return HydraConfig.get().job.override_dirname.replace("/", "_").replace("\\", "_")[:200]
+
+
 def register_configs() -> None:
-    """The ``${launch_dir:}`` resolver and the structured-config schemas; safe to call twice."""
+    """The ``${launch_dir:}`` and ``${sweep_run_name:}`` resolvers and the structured-config
+    schemas; safe to call twice."""
     from omegaconf import OmegaConf
 
     from anomaly_ae.schemas import register_schemas
 
     if not OmegaConf.has_resolver("launch_dir"):
         OmegaConf.register_new_resolver("launch_dir", launch_directory)
+    if not OmegaConf.has_resolver("sweep_run_name"):
+        OmegaConf.register_new_resolver("sweep_run_name", sweep_run_name)
     register_schemas()

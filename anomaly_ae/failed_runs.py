@@ -8,8 +8,8 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-# the hyperparameters, logged when fitting starts: a run with only these shows no result
-_HPARAMS_PLUGIN = "hparams"
+# what a run writes before its first step: its hyperparameters and the Custom Scalars layout
+_SETTINGS_PLUGINS = ("hparams", "custom_scalars")
 
 
 def record_in_run_log(message: str) -> None:
@@ -23,13 +23,13 @@ def record_in_run_log(message: str) -> None:
 
 def holds_data(event_file: Path) -> bool:
     """Whether an event file holds anything to look at: a summary other than the
-    hyperparameters, or a graph. Lightning creates the file (its header only) before the data
-    module is set up, and logs the hyperparameters before the first step."""
+    hyperparameters and the Custom Scalars layout, or a graph. Lightning creates the file (its
+    header only) before the data module is set up."""
     for event in EventFileLoader(str(event_file)).Load():
         if event.HasField("graph_def") or event.HasField("tagged_run_metadata"):
             return True
         if any(
-            value.metadata.plugin_data.plugin_name != _HPARAMS_PLUGIN
+            value.metadata.plugin_data.plugin_name not in _SETTINGS_PLUGINS
             for value in event.summary.value
         ):
             return True

@@ -57,6 +57,11 @@ class ScoreCollector(Metric):
         return scores.reshape(-1), targets.reshape(-1)
 
 
+# the rates among detection_metrics' results, logged as test/<name> scalars (the counts stay
+# in results.json)
+RATES = ("type_I_error", "type_II_error", "auroc", "average_precision", "fpr_at_95_tpr")
+
+
 def detection_metrics(
     scores: torch.Tensor, targets: torch.Tensor, threshold: float
 ) -> dict[str, float | int | None]:

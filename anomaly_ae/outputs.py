@@ -11,9 +11,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from anomaly_ae.cli import command_line_overrides
 from anomaly_ae.data import AnomalyDataModule
-from anomaly_ae.instantiate import hyperparameters
+from anomaly_ae.loggers import run_hparams, write_hparams
 from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.plots import save_figure
+from anomaly_ae.reconstruction_figure import reconstruction_figure, scored_sets
 from anomaly_ae.report_figure import write_report
 from anomaly_ae.reporting import build_results, format_summary, write_results
 
@@ -76,15 +79,20 @@ def finish_run(
         path = write_results(results, run_dir)
         names = (datamodule.normal_name, datamodule.anomaly_name)
         figure = write_report(model, model.test_metrics, *names, run_dir)
-        log_final_hparams(trainer, cfg, model.test_metrics)
+        recon = reconstruction_figure(
+            model, scored_sets(model, datamodule), model.fitted_threshold()
+        )
+        reconstructions = save_figure(recon, Path(run_dir) / "reconstructions.png")
+        log_final_hparams(trainer, cfg)
         print(format_summary(results), flush=True)
-        print(f"results: {path}\nreport: {figure}", flush=True)
+        print(f"results: {path}\nreport: {figure}, {reconstructions.name}", flush=True)
     return results
 
 
-def log_final_hparams(trainer: pl.Trainer, cfg: DictConfig, metrics: dict[str, Any]) -> None:
-    """The run's settings with its test metrics, so a sweep's runs line up in the HParams tab."""
-    numeric = {f"hp/{k}": float(v) for k, v in metrics.items() if v is not None}
+def log_final_hparams(trainer: pl.Trainer, cfg: DictConfig) -> None:
+    """The run's main settings and overrides with its test metrics, so a sweep's runs line up
+    in TensorBoard's HParams tab."""
+    columns = run_hparams(cfg, command_line_overrides())
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(hyperparameters(cfg), metrics=numeric)
+            write_hparams(logger.experiment, columns)

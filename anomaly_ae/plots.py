@@ -1,4 +1,5 @@
-"""Matplotlib drawings shared by report.png and TensorBoard: score distributions, ROC, loss.
+"""Matplotlib drawings shared by report.png and TensorBoard: score distributions, ROC, losses,
+the validation scores against a Gaussian.
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot), so drawing never needs a
 display or touches global state.
@@ -51,8 +52,16 @@ def plot_score_distributions(
     ax.legend(fontsize="small")
 
 
-def plot_roc(ax: Axes, scores: torch.Tensor, targets: torch.Tensor, auroc: float | None) -> None:
-    """ROC curve of anomalies (positives) against normal images."""
+def plot_roc(
+    ax: Axes,
+    scores: torch.Tensor,
+    targets: torch.Tensor,
+    auroc: float | None,
+    operating_point: tuple[float, float] | None = None,
+) -> None:
+    """ROC curve of anomalies (positives) against normal images, with a logarithmic false
+    positive rate: what matters for a detector is the region FPR << 1, a sliver on linear
+    axes. ``operating_point``: (type I error, 1 - type II error) at the fitted threshold."""
     if auroc is None or targets.sum() == 0 or targets.sum() == len(targets):
         reason = "no anomalies" if targets.sum() == 0 else "no normal images"
         ax.text(
@@ -62,36 +71,93 @@ def plot_roc(ax: Axes, scores: torch.Tensor, targets: torch.Tensor, auroc: float
         ax.set_axis_off()
         return
     fpr, tpr, _ = binary_roc(scores_to_unit_interval(scores), targets.long())
-    ax.plot(fpr.numpy(), tpr.numpy(), label=f"AUROC {auroc:.4f}")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
-    ax.set_xlabel("false positive rate (normal flagged)")
-    ax.set_ylabel("true positive rate (anomalies flagged)")
-    ax.set_title("ROC")
-    ax.legend(loc="lower right")
-
-
-def plot_training_loss(ax: Axes, losses: torch.Tensor) -> None:
-    """Training loss per optimizer step, as the seed's loss.png shows it."""
-    if losses.numel() == 0:
-        ax.text(0.5, 0.5, "no training losses recorded", ha="center", transform=ax.transAxes)
-    else:
+    # a log axis cannot show FPR 0: start at half of the smallest possible step, 1 / n_normal
+    floor = 0.5 / int((targets == 0).sum())
+    ax.plot(fpr.clamp(min=floor).numpy(), tpr.numpy(), label=f"AUROC {auroc:.4f}")
+    grid = np.logspace(math.log10(floor), 0, 50)
+    ax.plot(grid, grid, color="grey", linestyle=":", label="chance")
+    if operating_point is not None:
+        x, y = operating_point
         ax.plot(
-            np.arange(1, losses.numel() + 1),
-            losses.numpy(),
-            color="red",
-            linewidth=0.6,
-            marker="." if losses.numel() < 50 else None,  # a few steps stay visible
-            label="Training loss",
+            max(x, floor),
+            y,
+            "o",
+            color="black",
+            label=f"threshold: FPR {100 * x:.2f} %, TPR {100 * y:.2f} %",
         )
+    ax.set_xscale("log")
+    ax.set_xlim(floor, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate: normal images flagged (log scale)")
+    ax.set_ylabel("true positive rate: anomalies flagged")
+    ax.set_title("ROC")
+    ax.legend(loc="lower right", fontsize="small")
+
+
+def plot_losses(ax: Axes, training: torch.Tensor, validation: torch.Tensor | None = None) -> None:
+    """The training loss of every batch (the seed's loss.png) and the validation loss of every
+    validation, against the optimizer step, on a log scale: the first steps' loss is ten times
+    the rest and would flatten them."""
+    if training.numel() == 0 and (validation is None or validation.numel() == 0):
+        ax.text(0.5, 0.5, "no losses recorded", ha="center", transform=ax.transAxes)
+    if training.numel():
+        ax.plot(
+            np.arange(1, training.numel() + 1),
+            training.numpy(),
+            color="tab:red",
+            linewidth=0.6,
+            marker="." if training.numel() < 50 else None,  # a few steps stay visible
+            label="training (each batch)",
+        )
+    if validation is not None and validation.numel():
+        ax.plot(
+            validation[:, 0].numpy(),
+            validation[:, 1].numpy(),
+            "o-",
+            color="tab:blue",
+            markersize=4,
+            label="validation (each validation)",
+        )
+    if ax.lines:
+        ax.set_yscale("log")
         ax.legend()
-    ax.set_title("Training loss")
-    ax.set_xlabel("Iterations")
-    ax.set_ylabel("Loss")
+    ax.set_title("Loss (MSE per pixel)")
+    ax.set_xlabel("optimizer step")
 
 
-def roc_figure(scores: torch.Tensor, targets: torch.Tensor, auroc: float | None) -> Figure:
-    fig = Figure(figsize=(5, 5))
-    plot_roc(fig.add_subplot(), scores, targets, auroc)
+def plot_gaussian_qq(ax: Axes, scores: torch.Tensor, threshold: float) -> None:
+    """The validation scores' quantiles, standardised, against the standard normal's: the
+    Gaussian that mean + k std assumes. Points above the line in the right tail mean more
+    normal images above the threshold than the Gaussian predicts."""
+    s = np.sort(scores.double().numpy())
+    n = s.size
+    if n < 2 or s.std() == 0:
+        ax.text(0.5, 0.5, "too few validation scores", ha="center", transform=ax.transAxes)
+        ax.set_title("Validation scores against a Gaussian")
+        return
+    mean, std = s.mean(), s.std()
+    probabilities = torch.tensor((np.arange(1, n + 1) - 0.5) / n, dtype=torch.float64)
+    normal = torch.distributions.Normal(0.0, 1.0).icdf(probabilities).numpy()
+    ax.plot(normal, (s - mean) / std, ".", markersize=2, label=f"validation scores ({n})")
+    lim = [float(normal[0]), float(normal[-1])]
+    ax.plot(lim, lim, color="grey", linestyle=":", label="Gaussian")
+    if math.isfinite(threshold):
+        k = (threshold - mean) / std
+        ax.axhline(k, color="black", linestyle="--", label=f"threshold: mean + {k:.2f} std")
+    ax.set_xlabel("standard normal quantile")
+    ax.set_ylabel("(score - mean) / std")
+    ax.set_title("Validation scores against a Gaussian")
+    ax.legend(fontsize="small")
+
+
+def roc_figure(
+    scores: torch.Tensor,
+    targets: torch.Tensor,
+    auroc: float | None,
+    operating_point: tuple[float, float] | None = None,
+) -> Figure:
+    fig = Figure(figsize=(6, 5))
+    plot_roc(fig.add_subplot(), scores, targets, auroc, operating_point)
     fig.tight_layout()
     return fig
 

@@ -1,4 +1,5 @@
-"""The summary of a sweep: one row per run, written next to the runs and printed.
+"""The summary of a sweep: one row per run, written next to the runs (summary.csv, summary.md,
+summary.png) and printed.
 
 Hydra calls :class:`SweepSummary` when a ``-m`` sweep ends (any launcher or sweeper);
 ``python -m anomaly_ae.summarize <sweep dir>`` makes the same files afterwards.
@@ -13,6 +14,9 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from anomaly_ae.plots import save_figure
+from anomaly_ae.sweep_figure import sweep_figure, varying_overrides
 
 COLUMNS = (
     "run",
@@ -67,6 +71,7 @@ def write_summary(sweep_dir: str | Path, rows: list[dict[str, Any]]) -> tuple[Pa
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table; overrides shared by every run are listed once above it."""
     shared = set.intersection(*(set(r["overrides"]) for r in rows)) if rows else set()
+    varying = varying_overrides(rows)
     lines = []
     if shared:
         lines += [f"shared overrides: `{' '.join(sorted(shared))}`", ""]
@@ -82,11 +87,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         "fit s",
     ]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        varying = " ".join(o for o in row["overrides"] if o not in shared) or "-"
+    for row, changed in zip(rows, varying, strict=True):
         cells = [
             row["run"],
-            f"`{varying}`",
+            f"`{changed or '-'}`",
             _number(row["threshold"], "{:.3f}"),
             _number(row["type_I_error"], "{:.2%}"),
             _number(row["type_II_error"], "{:.2%}"),
@@ -100,10 +104,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def summarize(sweep_dir: str | Path) -> tuple[str, list[dict[str, Any]]]:
-    """Collect, write and format a sweep's summary; returns the table and the rows."""
+    """Collect, write (summary.csv, summary.md, summary.png) and format a sweep's summary;
+    returns the table and the rows."""
     rows = collect_runs(sweep_dir)
     if rows:
         write_summary(sweep_dir, rows)
+        save_figure(sweep_figure(rows), Path(sweep_dir) / "summary.png")
     return format_table(rows), rows
 
 

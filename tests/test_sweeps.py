@@ -42,6 +42,11 @@ def test_grid_sweep_writes_and_prints_its_summary(tiny_root: Path, tmp_path: Pat
         assert f"model.latent_dim={results['config']['model']['latent_dim']}" in row["overrides"]
     table = (sweep / "summary.md").read_text()
     assert "| 3 | `model.latent_dim=8 threshold.k=3` |" in table
+    assert (sweep / "summary.png").is_file(), "the runs compared in a figure"
+    # TensorBoard names each job's run after its overrides
+    (run,) = (sweep / "3" / "tensorboard").iterdir()
+    assert "model.latent_dim=8" in run.name and "threshold.k=3" in run.name
+    assert str(tiny_root) not in run.name, "paths are left out of the name"
     assert table.startswith("shared overrides:")
 
     (sweep / "summary.md").unlink()

@@ -1,14 +1,20 @@
-"""What a run shows: report.png and the TensorBoard images, histograms, curves and hparams."""
+"""What a run shows: report.png, reconstructions.png, and TensorBoard's curves, figures, Custom
+Scalars layout and HParams, read back from the event files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.hparams import plugin_data_pb2
 
-from tests.conftest import run_train
+from anomaly_ae.metrics import RATES
+from anomaly_ae.reconstruction_figure import typical_and_worst
+from tests.conftest import compose_config, run_train
 
 
 def load_events(run_dir: Path) -> EventAccumulator:
@@ -18,57 +24,151 @@ def load_events(run_dir: Path) -> EventAccumulator:
     return events
 
 
-def test_report_png_is_written(trained: tuple[Path, dict]) -> None:
+def test_report_and_reconstruction_pngs_are_written(trained: tuple[Path, dict]) -> None:
     out, _ = trained
     with Image.open(out / "report.png") as image:
         assert image.format == "PNG"
         width, height = image.size
     assert width > 2 * height, "three panels side by side"
+    with Image.open(out / "reconstructions.png") as image:
+        width, height = image.size
+    assert height > width, "three rows (input, reconstruction, error) per set, three sets"
 
 
-def test_tensorboard_has_every_view(trained: tuple[Path, dict]) -> None:
+def test_tensorboard_opens_on_curves_and_has_the_views(trained: tuple[Path, dict]) -> None:
     out, results = trained
     events = load_events(out)
     tags = events.Tags()
-    assert {
-        "train/loss_step",
-        "train/loss_epoch",
-        "val/loss",
-        "val/threshold",
-        "test/type_I_error",
-        "test/type_II_error",
-        "test/auroc",
-    } <= set(tags["scalars"])
-    assert {"images/MNIST_validation", "images/KMNIST_test", "test/roc_curve"} <= set(
-        tags["images"]
-    )
-    assert {"scores/validation_MNIST", "scores/test_MNIST", "scores/test_KMNIST"} <= set(
-        tags["histograms"]
-    )
-    assert "test/pr_curve" in tags["tensors"]
-    hparams = events.PluginTagToContent("hparams")
-    assert "_hparams_/session_start_info" in hparams
-    assert "hp/type_I_error" in tags["scalars"]
+    scalars = set(tags["scalars"])
+    assert {"train/loss_step", "train/loss_epoch", "val/loss", "val/threshold"} <= scalars
+    assert {f"verdict/{name}" for name in RATES} <= scalars
+    assert not [t for t in scalars if t.startswith("test/")], "test/ would sort first"
+    # no one-dot copies of the metrics, no epoch card, no counts
+    assert not [t for t in scalars if t.startswith("hp/") or t == "epoch" or "/n_" in t]
+    assert {"views/reconstructions", "views/scores", "views/roc"} <= set(tags["images"])
+    assert "views/pr_curve" in tags["tensors"]
+    assert not tags["histograms"]
 
     # 2 epochs of 10 optimizer steps: thresholds after steps 10 and 20, which Lightning puts at
-    # x = 9 and 19; the grids and histograms of a validation share its x; test values at 20
+    # x = 9 and 19; the test values and the figures sit at the tested weights' step, 20
     assert [e.step for e in events.Scalars("val/threshold")] == [9, 19]
     assert events.Scalars("val/threshold")[-1].value == pytest.approx(results["threshold"])
-    grids = events.Images("images/KMNIST_test")
-    assert [g.step for g in grids] == [19], "after epoch 2 (every 2 epochs), the last one"
-    assert [h.step for h in events.Histograms("scores/validation_MNIST")] == [19]
-    assert [e.step for e in events.Scalars("test/type_I_error")] == [20]
-    assert [h.step for h in events.Histograms("scores/test_KMNIST")] == [20]
-    assert grids[0].width > grids[0].height  # inputs over reconstructions, 16 wide
-    kmnist = events.Histograms("scores/test_KMNIST")[-1].histogram_value
-    assert kmnist.num == results["metrics"]["n_anomaly"]
+    assert [e.step for e in events.Scalars("verdict/type_I_error")] == [20]
+    assert [i.step for i in events.Images("views/reconstructions")] == [20]
+
+
+def test_custom_scalars_put_training_and_validation_loss_on_one_chart(
+    trained: tuple[Path, dict],
+) -> None:
+    events = load_events(trained[0])
+    raw = events.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0]
+    layout = layout_pb2.Layout.FromString(raw)
+    charts = {chart.title: chart for category in layout.category for chart in category.chart}
+    loss = charts["loss: training vs validation"].multiline.tag
+    assert {"train/loss_step", "val/loss"} <= set(loss)
+    assert list(charts["threshold (each validation)"].multiline.tag) == ["val/threshold"]
+
+
+def test_hparams_hold_the_main_settings_and_overrides_with_test_metrics(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    from anomaly_ae.loggers import run_hparams
+
+    overrides = [
+        "model=conv",
+        "threshold.k=2.5",
+        "seed=3",
+        f"data.root={tiny_root}",
+        "trainer.enable_progress_bar=false",
+    ]
+    columns = run_hparams(compose_config("train", overrides), overrides)
+    # the five columns TensorBoard ticks by default (the first in name order), then the rest
+    assert sorted(columns)[:5] == ["model", "model.latent_dim", "model.lr", "seed", "threshold"]
+    assert columns["model"] == "conv" and columns["model.latent_dim"] == 32
+    assert columns["threshold"] == "gaussian k=2.5", "rule and k in one column"
+    assert columns["seed"] == 3 and columns["trainer.max_epochs"] == 10
+    assert "data.root" not in columns and "trainer.enable_progress_bar" not in columns
+    defaults = run_hparams(compose_config("train", []), [])
+    assert sorted(defaults) == [
+        "model",
+        "model.latent_dim",
+        "model.lr",
+        "threshold",
+        "trainer.max_epochs",
+    ]
+    assert not [key for key in columns if "_target_" in key]
+    assert all(isinstance(v, str | int | float | bool) for v in columns.values())
+
+
+def test_hparams_plugin_declares_the_test_metrics(trained: tuple[Path, dict]) -> None:
+    events = load_events(trained[0])
+    content = events.PluginTagToContent("hparams")
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    declared = [m.name.tag for m in experiment.experiment.metric_infos]
+    assert declared == [f"verdict/{name}" for name in RATES]
+    names = {h.name for h in experiment.experiment.hparam_infos}
+    assert {"model", "model.latent_dim", "model.lr", "threshold", "trainer.max_epochs"} <= names
 
 
 def test_without_anomaly_set_views_skip_what_needs_it(tiny_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     run_train(tiny_root, out, "data.anomaly=null", "trainer.max_epochs=1")
     tags = load_events(out).Tags()
-    assert "images/MNIST_validation" in tags["images"]
-    assert "images/KMNIST_test" not in tags["images"]
-    assert "test/pr_curve" not in tags["tensors"]
-    assert (out / "report.png").is_file()
+    assert {"views/reconstructions", "views/scores"} <= set(tags["images"])
+    assert "views/roc" not in tags["images"]
+    assert "views/pr_curve" not in tags["tensors"]
+    assert (out / "report.png").is_file() and (out / "reconstructions.png").is_file()
+
+
+def test_typical_images_are_nearest_the_median_and_worst_are_the_likeliest_errors() -> None:
+    scores = torch.tensor([5.0, 1.0, 9.0, 4.5, 7.0, 20.0, 0.5])  # median 5
+    picks = typical_and_worst(scores, anomalous=False, n=2)
+    assert picks == [("typical", 0), ("typical", 3), ("worst", 5), ("worst", 2)]
+    # anomalies: the worst are the lowest scores, the ones a threshold misses first
+    assert typical_and_worst(scores, anomalous=True, n=2)[2:] == [("worst", 6), ("worst", 1)]
+
+
+def _scored_model(with_anomalies: bool):
+    """A model with recorded scores and losses, as a tested run leaves it."""
+    from anomaly_ae.metrics import detection_metrics
+    from anomaly_ae.models import AutoencoderModule
+
+    model = AutoencoderModule()
+    generator = torch.Generator().manual_seed(0)
+    normal = torch.rand(200, generator=generator) * 10
+    anomalous = 8 + torch.rand(100, generator=generator) * 30
+    scores = torch.cat([normal, anomalous]) if with_anomalies else normal
+    targets = torch.cat([torch.zeros(200), torch.ones(100)]) if with_anomalies else torch.zeros(200)
+    model.set_threshold(9.5, {"rule": "gaussian", "step": 30})
+    model.validation_scores = torch.rand(150, generator=generator) * 10
+    model.test_outputs = (scores, targets.long())
+    model._loss_history = [0.2, 0.1, 0.05, 0.04]
+    model._val_loss_history = [(2, 0.09), (4, 0.045)]
+    return model, detection_metrics(scores, targets.long(), 9.5)
+
+
+def test_report_roc_has_a_log_fpr_axis_and_the_operating_point() -> None:
+    from anomaly_ae.report_figure import report_figure
+
+    model, metrics = _scored_model(with_anomalies=True)
+    scores_ax, roc_ax, loss_ax = report_figure(model, metrics, "MNIST", "KMNIST").axes
+    assert roc_ax.get_xscale() == "log"
+    point = [line for line in roc_ax.get_lines() if line.get_label().startswith("threshold:")]
+    (x,), (y,) = point[0].get_xdata(), point[0].get_ydata()
+    assert (x, y) == pytest.approx((metrics["type_I_error"], 1 - metrics["type_II_error"]))
+    # losses: log y, x = optimizer step, training per batch and validation per validation
+    assert loss_ax.get_yscale() == "log" and loss_ax.get_xlabel() == "optimizer step"
+    training, validation = loss_ax.get_lines()
+    assert list(training.get_xdata()) == [1, 2, 3, 4]
+    assert list(validation.get_xdata()) == [2, 4]
+    assert len({t.get_text() for t in loss_ax.get_legend().get_texts()}) == 2
+    assert "threshold 9.50" in [t.get_text() for t in scores_ax.get_legend().get_texts()]
+
+
+def test_report_without_anomalies_shows_the_gaussian_check_instead_of_a_roc() -> None:
+    from anomaly_ae.report_figure import report_figure
+
+    model, metrics = _scored_model(with_anomalies=False)
+    middle = report_figure(model, metrics, "MNIST", None).axes[1]
+    assert middle.get_title() == "Validation scores against a Gaussian"
+    assert middle.get_lines(), "the validation scores' quantiles are drawn"

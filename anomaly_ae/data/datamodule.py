@@ -121,7 +121,6 @@ class AnomalyDataModule(pl.LightningDataModule):
         self.train_set: ImageTensorDataset | None = None
         self.val_set: ImageTensorDataset | None = None
         self.test_set: ImageTensorDataset | None = None
-        self._anomaly_preview: torch.Tensor | None = None
 
     @property
     def anomaly_name(self) -> str | None:
@@ -229,25 +228,6 @@ class AnomalyDataModule(pl.LightningDataModule):
             else " images, no anomaly set (data.anomaly=null)"
         )
         log.info("test set: %d %s (normal)%s", len(normal), self.normal_name, anomalies)
-
-    def preview_images(self, n: int) -> dict[str, torch.Tensor]:
-        """The first ``n`` validation images and the first ``n`` anomaly test images, keyed
-        ``<normal>_validation`` and ``<anomaly>_test``, for image grids.
-
-        Works during fitting too: the anomaly images are then read from their file once.
-        """
-        previews = {}
-        if self.val_set is not None:
-            previews[f"{self.normal_name}_validation"] = self.val_set.images[:n]
-        if self.anomaly_name is not None:
-            if self._anomaly_preview is None or len(self._anomaly_preview) < n:
-                if self.test_set is not None:
-                    anomalous = self.test_set.images[self.test_set.targets == ANOMALY]
-                else:
-                    anomalous = self._test_images()[1]
-                self._anomaly_preview = anomalous[:n].clone()
-            previews[f"{self.anomaly_name}_test"] = self._anomaly_preview[:n]
-        return previews
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.hparams.batch_size, shuffle=True)

@@ -15,7 +15,7 @@ from torchmetrics.aggregation import MeanMetric
 from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
 from anomaly_ae.errors import ConfigError, TrainingDivergedError
-from anomaly_ae.metrics import ScoreCollector, detection_metrics
+from anomaly_ae.metrics import RATES, ScoreCollector, detection_metrics
 from anomaly_ae.models.architectures import build_networks
 from anomaly_ae.scoring import reconstruction_error
 
@@ -77,9 +77,12 @@ class AutoencoderModule(pl.LightningModule):
         # tensors kept alive would fragment the heap), the last validation scores (set by
         # ThresholdCallback), and the last test's scores with their targets, on the CPU
         self._loss_history: list[float] = []
+        # (optimizer step, mean validation loss) of every validation, for the loss panel
+        self._val_loss_history: list[tuple[int, float]] = []
         # the epoch's mean training loss, weighted by batch size, over every rank under DDP
         # ("error": NaN stops training before it gets here; "disable" would drop the weights)
         self.train_loss_mean = MeanMetric(nan_strategy="error")
+        self.val_loss_mean = MeanMetric()
         self._step_loss: torch.Tensor | None = None
         self.validation_scores: torch.Tensor | None = None
         self.test_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -201,14 +204,27 @@ class AutoencoderModule(pl.LightningModule):
         """The loss of every training batch so far (the seed's loss.png)."""
         return torch.tensor(self._loss_history, dtype=torch.float32)
 
+    def validation_losses(self) -> torch.Tensor:
+        """``(optimizer step, mean validation loss)`` of every validation so far, ``(n, 2)``."""
+        return torch.tensor(self._val_loss_history, dtype=torch.float64).reshape(-1, 2)
+
     def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         images = batch.images
         reconstructions = self(images)
         loss = F.mse_loss(reconstructions, images)
-        self.log(
-            "val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(images)
-        )
+        self.val_loss_mean.update(loss.detach(), len(images))
         return {"scores": reconstruction_error(images, reconstructions)}
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_loss_mean.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.val_loss_mean.update_count:
+            return
+        loss = self.val_loss_mean.compute()  # weighted by batch size, over every DDP rank
+        self.log("val/loss", loss, prog_bar=True)
+        if not self.trainer.sanity_checking:  # recorded before checkpoints are written
+            self._val_loss_history.append((self.weights_step, float(loss)))
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.test_scores.update(self.score(batch.images), batch.targets, batch.indices)
@@ -222,7 +238,8 @@ class AutoencoderModule(pl.LightningModule):
         scores, targets = scores.cpu(), targets.cpu()
         self.test_metrics = detection_metrics(scores, targets, self.fitted_threshold())
         self.test_outputs = (scores, targets)
-        numeric = {f"test/{k}": float(v) for k, v in self.test_metrics.items() if v is not None}
+        rates = {k: self.test_metrics[k] for k in RATES}
+        numeric = {f"test/{k}": float(v) for k, v in rates.items() if v is not None}
         self.log_dict(numeric, rank_zero_only=True)
         self.test_scores.reset()
 
@@ -266,6 +283,7 @@ class AutoencoderModule(pl.LightningModule):
             "version": __version__,
             "calibration": self.calibration,
             "training_losses": self.training_losses(),
+            "validation_losses": self.validation_losses(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -274,3 +292,7 @@ class AutoencoderModule(pl.LightningModule):
         self._checkpoint_step = int(checkpoint.get("global_step", 0))
         losses = ours.get("training_losses")
         self._loss_history = [] if losses is None else torch.as_tensor(losses).tolist()
+        validation = ours.get("validation_losses")
+        self._val_loss_history = (
+            [] if validation is None else [(int(s), float(v)) for s, v in validation.tolist()]
+        )
