@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import loggers
+from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
@@ -20,7 +21,7 @@ from anomaly_ae.metrics import RATES
 MAIN_SETTINGS = ("model.latent_dim", "model.lr", "trainer.max_epochs")
 # overrides that the columns "model" and "threshold" already show; paths and display switches,
 # which tell nothing about a run's result
-_SHOWN = ("model", "threshold")
+_SHOWN = ("model", "threshold", "threshold.k", "threshold.alpha")
 _NOT_SETTINGS = (
     "data.root",
     "ckpt_path",
@@ -45,13 +46,28 @@ class TensorBoardLogger(loggers.TensorBoardLogger):
 
     - no ``epoch`` scalar (Lightning adds one to every logging call; the x axis is the step);
     - the test metrics under ``verdict/`` (:data:`TEST_GROUP`) instead of ``test/``, which
-      would sort first; Lightning's own names (callback metrics, CSV) keep ``test/``.
+      would sort first; Lightning's own names (callback metrics, CSV) keep ``test/``;
+    - the Custom Scalars layout (:func:`custom_scalars_layout`), written once.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._layout_written = False
+
+    @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         metrics = {tensorboard_tag(k): value for k, value in metrics.items() if k != "epoch"}
         if metrics:
             super().log_metrics(metrics, step)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, metrics: Any = None) -> None:
+        """Lightning's (hparams.yaml), and the Custom Scalars layout with the first call: every
+        entry point logs the hyperparameters when it builds its Trainer."""
+        super().log_hyperparams(params, metrics)
+        if not self._layout_written:
+            self.experiment.add_custom_scalars(custom_scalars_layout())
+            self._layout_written = True
 
 
 def custom_scalars_layout() -> dict[str, dict[str, list[Any]]]:
@@ -85,12 +101,8 @@ def run_hparams(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
         level = ", ".join(f"{k}={v}" for k, v in cfg.threshold.items() if k in ("k", "alpha"))
         columns["threshold"] = f"{name} {level}".strip()
     for override in overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if (
-            key.startswith(("hydra", "paths."))
-            or key in _NOT_SETTINGS
-            or key.split(".")[0] in _SHOWN
-        ):
+        key, _, value = override.lstrip("+").partition("=")
+        if key.startswith(("~", "hydra", "paths.")) or key in _NOT_SETTINGS or key in _SHOWN:
             continue
         selected = OmegaConf.select(cfg, key, default=None)
         columns[key] = value if selected is None or OmegaConf.is_config(selected) else selected

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from anomaly_ae.callbacks.tensorboard_views import logger_step, tensorboard_writer
 from anomaly_ae.cli import command_line_overrides
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.loggers import run_hparams, write_hparams
@@ -83,6 +84,9 @@ def finish_run(
             model, scored_sets(model, datamodule), model.fitted_threshold()
         )
         reconstructions = save_figure(recon, Path(run_dir) / "reconstructions.png")
+        writer = tensorboard_writer(trainer)
+        if writer is not None:  # the same figure, next to the test scalars
+            writer.add_figure("views/reconstructions", recon, logger_step(trainer))
         log_final_hparams(trainer, cfg)
         print(format_summary(results), flush=True)
         print(f"results: {path}\nreport: {figure}, {reconstructions.name}", flush=True)

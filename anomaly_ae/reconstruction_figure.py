@@ -27,22 +27,25 @@ class ScoredSet:
 
 
 def scored_sets(model: AutoencoderModule, datamodule: AnomalyDataModule) -> list[ScoredSet]:
-    """The validation set and each class of the test set with their scores. Scores are kept in
-    dataset order; a set scored only in part (``limit_*_batches``) keeps its scored prefix."""
+    """The validation set and each class of the test set with their scores. Scores come in
+    dataset order; a set scored only in part (``limit_*_batches``, ``fast_dev_run``) is left
+    out, since which of its images were scored is not kept."""
     sets = []
-    if model.validation_scores is not None and datamodule.val_set is not None:
-        scores = model.validation_scores
-        images = datamodule.val_set.images[: len(scores)]
-        sets.append(ScoredSet(f"validation {datamodule.normal_name}", images, scores, False))
-    if model.test_outputs is not None and datamodule.test_set is not None:
-        scores, targets = model.test_outputs
-        images = datamodule.test_set.images[: len(scores)]
-        for target, name in ((NORMAL, datamodule.normal_name), (ANOMALY, datamodule.anomaly_name)):
-            chosen = targets == target
-            if name is not None and bool(chosen.any()):
-                sets.append(
-                    ScoredSet(f"test {name}", images[chosen], scores[chosen], target == ANOMALY)
-                )
+    val_scores, val_set = model.validation_scores, datamodule.val_set
+    if val_scores is not None and val_set is not None and len(val_scores) == len(val_set):
+        name = f"validation {datamodule.normal_name}"
+        sets.append(ScoredSet(name, val_set.images, val_scores, False))
+    test_set = datamodule.test_set
+    if model.test_outputs is None or test_set is None:
+        return sets
+    scores, targets = model.test_outputs
+    if len(scores) != len(test_set):
+        return sets
+    for target, name in ((NORMAL, datamodule.normal_name), (ANOMALY, datamodule.anomaly_name)):
+        chosen = targets == target
+        if name is not None and bool(chosen.any()):
+            images = test_set.images[chosen.to(test_set.images.device)]
+            sets.append(ScoredSet(f"test {name}", images, scores[chosen], target == ANOMALY))
     return sets
 
 

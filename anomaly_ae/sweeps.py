@@ -15,7 +15,6 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from anomaly_ae.plots import save_figure
 from anomaly_ae.sweep_figure import sweep_figure, varying_overrides
 
 COLUMNS = (
@@ -109,7 +108,7 @@ def summarize(sweep_dir: str | Path) -> tuple[str, list[dict[str, Any]]]:
     rows = collect_runs(sweep_dir)
     if rows:
         write_summary(sweep_dir, rows)
-        save_figure(sweep_figure(rows), Path(sweep_dir) / "summary.png")
+        sweep_figure(rows).savefig(Path(sweep_dir) / "summary.png", dpi=110)
     return format_table(rows), rows
 
 

@@ -80,14 +80,26 @@ def test_hparams_hold_the_main_settings_and_overrides_with_test_metrics(
         "seed=3",
         f"data.root={tiny_root}",
         "trainer.enable_progress_bar=false",
+        "model.weight_decay=0.01",
+        "~callbacks.progress_bar",
     ]
     columns = run_hparams(compose_config("train", overrides), overrides)
     # the five columns TensorBoard ticks by default (the first in name order), then the rest
-    assert sorted(columns)[:5] == ["model", "model.latent_dim", "model.lr", "seed", "threshold"]
+    assert sorted(columns) == [
+        "model",
+        "model.latent_dim",
+        "model.lr",
+        "model.weight_decay",
+        "seed",
+        "threshold",
+        "trainer.max_epochs",
+    ]
     assert columns["model"] == "conv" and columns["model.latent_dim"] == 32
     assert columns["threshold"] == "gaussian k=2.5", "rule and k in one column"
     assert columns["seed"] == 3 and columns["trainer.max_epochs"] == 10
     assert "data.root" not in columns and "trainer.enable_progress_bar" not in columns
+    assert columns["model.weight_decay"] == 0.01, "a model setting changed on the command line"
+    assert not [key for key in columns if "callbacks" in key], "a removal is no setting"
     defaults = run_hparams(compose_config("train", []), [])
     assert sorted(defaults) == [
         "model",
@@ -161,7 +173,8 @@ def test_report_roc_has_a_log_fpr_axis_and_the_operating_point() -> None:
     training, validation = loss_ax.get_lines()
     assert list(training.get_xdata()) == [1, 2, 3, 4]
     assert list(validation.get_xdata()) == [2, 4]
-    assert len({t.get_text() for t in loss_ax.get_legend().get_texts()}) == 2
+    legend = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert legend == ["training (each batch)", "validation (each validation)"]
     assert "threshold 9.50" in [t.get_text() for t in scores_ax.get_legend().get_texts()]
 
 
@@ -172,3 +185,15 @@ def test_report_without_anomalies_shows_the_gaussian_check_instead_of_a_roc() ->
     middle = report_figure(model, metrics, "MNIST", None).axes[1]
     assert middle.get_title() == "Validation scores against a Gaussian"
     assert middle.get_lines(), "the validation scores' quantiles are drawn"
+
+
+def test_the_validation_loss_of_every_validation_is_kept_with_the_weights(
+    trained: tuple[Path, dict],
+) -> None:
+    """The loss panel's validation points: one per validation, at the optimizer step of the
+    weights, saved in the checkpoint so that a resumed run draws them too."""
+    _, results = trained
+    checkpoint = torch.load(results["checkpoints"]["last"], weights_only=True)
+    losses = checkpoint["anomaly_ae"]["validation_losses"]
+    assert losses[:, 0].tolist() == [10, 20]
+    assert losses[-1, 1].item() == pytest.approx(results["validation"]["val/loss"], rel=1e-6)

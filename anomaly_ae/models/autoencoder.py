@@ -82,7 +82,8 @@ class AutoencoderModule(pl.LightningModule):
         # the epoch's mean training loss, weighted by batch size, over every rank under DDP
         # ("error": NaN stops training before it gets here; "disable" would drop the weights)
         self.train_loss_mean = MeanMetric(nan_strategy="error")
-        self.val_loss_mean = MeanMetric()
+        # "disable": a NaN loss must reach val/loss, not be dropped (checkpoint choice, stopping)
+        self.val_loss_mean = MeanMetric(nan_strategy="disable")
         self._step_loss: torch.Tensor | None = None
         self.validation_scores: torch.Tensor | None = None
         self.test_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -222,9 +223,14 @@ class AutoencoderModule(pl.LightningModule):
         if not self.val_loss_mean.update_count:
             return
         loss = self.val_loss_mean.compute()  # weighted by batch size, over every DDP rank
-        self.log("val/loss", loss, prog_bar=True)
-        if not self.trainer.sanity_checking:  # recorded before checkpoints are written
-            self._val_loss_history.append((self.weights_step, float(loss)))
+        # the same value on every rank already; sync_dist says so to Lightning
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
+        if self.trainer.sanity_checking:
+            return
+        history = self._val_loss_history  # recorded before checkpoints are written
+        if history and history[-1][0] == self.weights_step:
+            history.pop()  # these weights again (evaluate, a calibration pass): one point
+        history.append((self.weights_step, float(loss)))
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.test_scores.update(self.score(batch.images), batch.targets, batch.indices)
