@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf
 
-from anomaly_ae.config import CONFIG_MODULE
+from anomaly_ae.config import CONFIG_MODULE, register_configs
 
 _CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
 _CONFIG_NAME_FLAGS = ("--config-name", "-cn")
@@ -27,13 +28,15 @@ _CONFIG_NAME_FLAGS = ("--config-name", "-cn")
 
 @contextmanager
 def hints_for_unknown_keys(config_name: str, args: Sequence[str] | None = None) -> Iterator[None]:
-    """When the command exits with code 1 (Hydra refused the command line), add a
-    ``did you mean ...?`` line for each override whose key is in neither the config nor its
-    groups but close to one that is (``trainer.max_epoch=3`` -> ``trainer.max_epochs=3``)."""
+    """When Hydra refused the command line (exit code 1 before any run started: Hydra's config
+    of a run is set only once composing succeeded), add a ``did you mean ...?`` line for each
+    override whose key is in neither the config nor its groups but close to one that is
+    (``trainer.max_epoch=3`` -> ``trainer.max_epochs=3``). Runs that end with code 1 for
+    other reasons (detect's skipped files, a bug) pay nothing."""
     try:
         yield
     except SystemExit as stop:
-        if stop.code == 1:
+        if stop.code == 1 and not HydraConfig.initialized():
             for hint in unknown_key_hints(config_name, sys.argv[1:] if args is None else args):
                 print(hint, file=sys.stderr, flush=True)
         raise
@@ -95,6 +98,7 @@ def _value_part(override: Override) -> str:
 def _compose_or_none(config_name: str, overrides: list[str]) -> DictConfig | None:
     from hydra import compose, initialize_config_module
 
+    register_configs()  # the schemas the configs start from
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             return compose(config_name, overrides, return_hydra_config=True)

@@ -108,6 +108,22 @@ def test_a_mistyped_key_gets_a_suggestion(tmp_path: Path) -> None:
     assert done.stderr.strip().endswith("did you mean trainer.max_epochs=3?"), done.stderr
 
 
+def test_no_hints_after_a_run_that_started(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Exit code 1 from a run Hydra composed (detect's skipped files) is no refused key."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from anomaly_ae.key_hints import hints_for_unknown_keys
+
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+    with pytest.raises(SystemExit), hints_for_unknown_keys("train", ["trainer.max_epoch=3"]):
+        raise SystemExit(1)
+    assert "did you mean" not in capsys.readouterr().err
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: False))
+    with pytest.raises(SystemExit), hints_for_unknown_keys("train", ["trainer.max_epoch=3"]):
+        raise SystemExit(1)
+    assert "did you mean trainer.max_epochs=3?" in capsys.readouterr().err
+
+
 def test_suggestions_cover_groups_and_keys_of_the_chosen_options(tmp_path: Path) -> None:
     from anomaly_ae.key_hints import unknown_key_hints
 
