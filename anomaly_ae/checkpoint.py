@@ -11,7 +11,7 @@ import torch
 from pytorch_lightning import LightningDataModule
 
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
-from anomaly_ae.errors import CheckpointError, one_line
+from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 from anomaly_ae.models.autoencoder import AutoencoderModule
 
 # where Lightning saves the data module's constructor arguments
@@ -50,7 +50,39 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} is not an anomaly_ae checkpoint (it lacks "
             f"{', '.join(_REQUIRED_KEYS)}); pass a checkpoint written by python -m anomaly_ae.train"
         )
+    checkpoint["hyper_parameters"] = current_model_settings(checkpoint["hyper_parameters"])
     return checkpoint
+
+
+def current_model_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint's model settings as :class:`AutoencoderModule` takes them today.
+
+    Checkpoints of anomaly_ae 0.1.0 before networks were configs name a closed
+    ``architecture`` (``mlp`` or ``conv``) with its settings beside it; the same network is
+    ``net={"_target_": ..., <its settings>}`` now (the weights' names are unchanged).
+    """
+    settings = dict(saved)
+    if "architecture" not in settings:
+        return settings
+    architecture = settings.pop("architecture")
+    own = {
+        name: settings.pop(name)
+        for name in ("hidden_dims", "channels", "upsampling")
+        if name in settings
+    }
+    if architecture == "mlp":
+        net = {
+            "_target_": "anomaly_ae.models.mlp.MlpAutoencoder",
+            "hidden_dims": own.get("hidden_dims"),
+        }
+    else:
+        net = {
+            "_target_": "anomaly_ae.models.conv.ConvAutoencoder",
+            "channels": own.get("channels"),
+            "upsampling": own.get("upsampling"),
+        }
+    settings["net"] = {k: v for k, v in net.items() if v is not None}
+    return settings
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -74,7 +106,7 @@ def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) ->
     try:
         model = AutoencoderModule(**checkpoint["hyper_parameters"])
         model.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, TypeError) as err:
+    except (RuntimeError, TypeError, ConfigError) as err:
         reason = one_line(err)
         raise CheckpointError(f"{path} does not match its own model settings ({reason})") from err
     model.on_load_checkpoint(checkpoint)

@@ -39,8 +39,11 @@ def explicit_keys(overrides: Iterable[str], group: DictConfig, name: str) -> set
     if any(o.key_or_group == name for o in parsed):
         return set(group.keys())
     prefix = f"{name}."
+    # model.net.upsampling=nearest sets model.net: settings are compared key by key below it
     return {
-        o.key_or_group.removeprefix(prefix) for o in parsed if o.key_or_group.startswith(prefix)
+        o.key_or_group.removeprefix(prefix).split(".")[0]
+        for o in parsed
+        if o.key_or_group.startswith(prefix)
     }
 
 
@@ -109,8 +112,11 @@ def refuse_changes(
     """Raise one :class:`ConfigError` line for the ``keys`` whose command-line value differs
     from the checkpoint's: a resumed run ``why``."""
     conflicts = [
-        f"{group}.{key}={_plain(current[key])} (the checkpoint has {saved[key]})"
+        f"{name}={mine} (the checkpoint has {theirs})"
         for key in _differing(current, saved, sorted(keys))
+        for name, mine, theirs in _leaf_differences(
+            f"{group}.{key}", _plain(current[key]), saved[key]
+        )
     ]
     if conflicts:
         raise ConfigError(
@@ -185,6 +191,18 @@ def find_last_checkpoint(
 def _differing(current: DictConfig, saved: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
     """The ``keys`` present on both sides whose values differ."""
     return [k for k in keys if k in saved and k in current and not _same(saved[k], current[k])]
+
+
+def _leaf_differences(name: str, mine: Any, theirs: Any) -> list[tuple[str, Any, Any]]:
+    """Where two settings differ, down to the nested keys (``model.net.upsampling``)."""
+    if isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+        return [
+            found
+            for key in sorted(set(mine) | set(theirs), key=str)
+            if not _same(mine.get(key), theirs.get(key))
+            for found in _leaf_differences(f"{name}.{key}", mine.get(key), theirs.get(key))
+        ]
+    return [(name, mine, theirs)]
 
 
 def _plain(value: Any) -> Any:

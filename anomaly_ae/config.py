@@ -14,6 +14,20 @@ import os
 CONFIG_MODULE = "anomaly_ae.conf"
 CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
 
+# Overrides that say where files are or how a run is displayed, not what it does: left out of a
+# sweep job's run name (Hydra's override_dirname, ``${not_run_settings:}`` in
+# conf/hydra/default.yaml) and of TensorBoard's HParams columns.
+NOT_RUN_SETTINGS = (
+    "data.root",
+    "ckpt_path",
+    "paths.root_dir",
+    "paths.data_dir",
+    "paths.log_dir",
+    "paths.output_dir",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+)
+
 
 def launch_directory() -> str:
     """The directory a run was started from, where ``logs/`` and ``data/`` go by default:
@@ -39,8 +53,8 @@ def sweep_run_name() -> str:
 
 
 def register_configs() -> None:
-    """The ``${launch_dir:}`` and ``${sweep_run_name:}`` resolvers and the structured-config
-    schemas; safe to call twice."""
+    """The ``${launch_dir:}``, ``${sweep_run_name:}`` and ``${not_run_settings:}`` resolvers
+    and the structured-config schemas; safe to call twice."""
     from omegaconf import OmegaConf
 
     from anomaly_ae.schemas import register_schemas
@@ -49,4 +63,6 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("launch_dir", launch_directory)
     if not OmegaConf.has_resolver("sweep_run_name"):
         OmegaConf.register_new_resolver("sweep_run_name", sweep_run_name)
+    if not OmegaConf.has_resolver("not_run_settings"):
+        OmegaConf.register_new_resolver("not_run_settings", lambda: list(NOT_RUN_SETTINGS))
     register_schemas()

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint, saved_split
-from anomaly_ae.inputs import Skipped, read_inputs, to_model_input
+from anomaly_ae.data.preprocessing import to_model_input
+from anomaly_ae.inputs import Skipped, read_inputs
 from anomaly_ae.models import AutoencoderModule
 
 

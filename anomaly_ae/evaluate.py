@@ -32,7 +32,7 @@ from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
 from anomaly_ae.key_hints import hints_for_unknown_keys
-from anomaly_ae.outputs import finish_run
+from anomaly_ae.reporting.run import finish_run
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ def evaluate(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[st
         datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)
         # validation always runs: its scores go into the report; the threshold is re-fitted
         # only when asked
-        rule = hydra.utils.instantiate(cfg.threshold)
-        trainer = build_trainer(cfg, [ThresholdCallback(rule, cfg.refit_threshold)])
+        refit = [ThresholdCallback(hydra.utils.instantiate(cfg.threshold))]
+        trainer = build_trainer(cfg, refit if cfg.refit_threshold else [])
         trainer.validate(model, datamodule=datamodule, verbose=False)
         started = time.perf_counter()
         trainer.test(model, datamodule=datamodule, verbose=False)

@@ -1,8 +1,11 @@
-"""Turning user images into model input: files and folders (PNG/JPEG, .npy, IDX) or arrays.
+"""Reading user images: files and folders (PNG/JPEG, .npy, IDX) to model input.
 
-Nothing is converted silently: colour images need ``grayscale=True`` and images of another
-size need ``resize=True``; without them the image is refused with the reason and the option.
-A bad file in a folder is reported and skipped; the rest are still read.
+The pixels read go through :func:`anomaly_ae.data.preprocessing.to_model_input`, the
+conversion the training data go through too (imported here, with :class:`InputError`, for
+the callers of this module). Nothing is converted silently: colour images need
+``grayscale=True`` and images of another size need ``resize=True``; without them the image is
+refused with the reason and the option. A bad file in a folder is reported and skipped; the
+rest are still read.
 """
 
 from __future__ import annotations
@@ -12,20 +15,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets.mnist import read_image_file
 
+from anomaly_ae.data.preprocessing import InputError, to_model_input
 from anomaly_ae.data.sources import read_idx
-from anomaly_ae.errors import AnomalyAEError, CorruptDataError, one_line
+from anomaly_ae.errors import CorruptDataError, one_line
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "InputError",
+    "InputImages",
+    "Skipped",
+    "read_inputs",
+    "to_model_input",
+]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-# ITU-R 601-2 luma, the weights PIL's convert("L") uses
-_LUMA = torch.tensor([0.299, 0.587, 0.114])
-
-
-class InputError(AnomalyAEError):
-    """Input images that cannot be scored as they are."""
 
 
 @dataclass(frozen=True)
@@ -42,75 +48,6 @@ class InputImages:
 
     names: list[str]
     images: torch.Tensor
-
-
-def to_model_input(
-    images: np.ndarray | torch.Tensor,
-    shape: tuple[int, int, int],
-    grayscale: bool = False,
-    resize: bool = False,
-) -> torch.Tensor:
-    """``(H, W)``, ``(N, H, W)``, ``(N, C, H, W)`` or channels-last colour arrays to model input.
-
-    ``uint8`` values are divided by 255; floats must already lie in [0, 1]. Raises
-    :class:`InputError` saying what to change when the images do not fit ``shape``.
-    """
-    # a copy: arrays from PIL or np.load may be read-only, and the caller's stay untouched
-    x = torch.tensor(images) if isinstance(images, np.ndarray) else torch.as_tensor(images)
-    channels, height, width = shape
-    if x.dtype == torch.uint8:
-        x = x.float().div(255.0)
-    elif x.dtype == torch.bool:
-        x = x.float()
-    elif x.is_floating_point():
-        x = x.float()
-        if x.numel() and (not bool(torch.isfinite(x).all()) or x.min() < 0 or x.max() > 1):
-            raise InputError("float images must hold values in [0, 1] (or pass uint8 0-255)")
-    else:
-        raise InputError(
-            f"images of dtype {x.dtype} are not supported: pass uint8 (0-255) or floats in [0, 1]"
-        )
-    if x.dim() >= 3 and x.shape[-1] in (3, 4) and x.shape[-3] not in (1, 3, 4):
-        if not grayscale:
-            raise InputError(
-                "the images have colour channels; pass grayscale=true to make them gray"
-            )
-        x = (x[..., :3] * _LUMA).sum(-1)  # channels last, alpha dropped
-    elif x.dim() == 3 and x.shape[0] == 3:
-        # (3, H, W): for a model of three channels one image; for a gray model one colour
-        # image (C, H, W) or three gray ones (N, H, W): never guessed
-        if channels == 1 and not grayscale:
-            raise InputError(
-                f"an array of shape {tuple(x.shape)} is one colour image or three gray ones: "
-                "pass grayscale=true for one colour image, or shape three gray images as "
-                f"(3, 1, {x.shape[1]}, {x.shape[2]})"
-            )
-        x = x[None]  # one (C, H, W) image
-    if x.dim() == 2:
-        x = x[None, None]
-    elif x.dim() == 3:
-        x = x[:, None]
-    elif x.dim() != 4:
-        raise InputError(
-            f"expected (H, W), (N, H, W) or (N, C, H, W) images, got shape {tuple(x.shape)}"
-        )
-    if x.shape[1] != channels:
-        if not (grayscale and channels == 1 and x.shape[1] in (3, 4)):
-            raise InputError(
-                f"the images have {x.shape[1]} channels, the model takes "
-                f"{channels}" + ("; pass grayscale=true" if channels == 1 else "")
-            )
-        x = (x[:, :3] * _LUMA[:, None, None]).sum(1, keepdim=True)
-    if tuple(x.shape[2:]) != (height, width):
-        if not resize:
-            raise InputError(
-                f"the images are {x.shape[2]}x{x.shape[3]} pixels, the model takes "
-                f"{height}x{width}; pass resize=true to resize them"
-            )
-        x = F.interpolate(
-            x, size=(height, width), mode="bilinear", antialias=True, align_corners=False
-        ).clamp_(0, 1)
-    return x.contiguous()
 
 
 def read_inputs(

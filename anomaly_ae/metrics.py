@@ -1,8 +1,16 @@
-"""Collecting scores across processes, and the detection metrics computed from them."""
+"""Scores and the metrics computed from them: one owner for validation and test.
+
+:class:`ScoreCollector` (a torchmetrics ``Metric``, so Lightning moves it with the module and
+torchmetrics syncs it across DDP processes) gathers every image's score of a stage;
+:class:`Evaluation` is what a test found: the scored sets, the threshold and
+:func:`detection_metrics` at it. The reports read an ``Evaluation``, never the module's
+internals.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torchmetrics import Metric
@@ -13,6 +21,15 @@ from torchmetrics.functional.classification import (
     binary_stat_scores,
 )
 from torchmetrics.utilities import dim_zero_cat
+
+from anomaly_ae.data.tensors import ANOMALY, NORMAL
+
+
+class ScoredImages(NamedTuple):
+    """Every image's score and target (0 normal, 1 anomaly), 1-D, in dataset order."""
+
+    scores: torch.Tensor
+    targets: torch.Tensor
 
 
 class ScoreCollector(Metric):
@@ -36,25 +53,85 @@ class ScoreCollector(Metric):
         self.targets.append(targets.detach().long())
         self.indices.append(indices.detach().long())
 
-    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(scores, targets)`` ordered by dataset index, duplicates removed."""
+    def compute(self) -> ScoredImages:
+        """Scores and targets ordered by dataset index, duplicates removed."""
         # states are lists until a DDP sync concatenates them into one tensor
         if isinstance(self.scores, list) and not self.scores:
             empty = torch.empty(0, device=self.device)
-            return empty, empty.long()
+            return ScoredImages(empty, empty.long())
         indices = dim_zero_cat(self.indices)
         order = torch.sort(indices, stable=True).indices
         sorted_indices = indices[order]
         first = torch.ones_like(sorted_indices, dtype=torch.bool)
         first[1:] = sorted_indices[1:] != sorted_indices[:-1]
         keep = order[first]
-        return dim_zero_cat(self.scores)[keep], dim_zero_cat(self.targets)[keep]
+        return ScoredImages(dim_zero_cat(self.scores)[keep], dim_zero_cat(self.targets)[keep])
 
-    def collected(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`compute` as 1-D tensors, however many images there were (torchmetrics
-        squeezes a one-element result into a scalar)."""
+    def collected(self) -> ScoredImages:
+        """:meth:`compute` as 1-D CPU tensors, however many images there were (torchmetrics
+        squeezes a one-element result into a scalar). A collective call under DDP: every
+        process makes it."""
         scores, targets = self.compute()
-        return scores.reshape(-1), targets.reshape(-1)
+        return ScoredImages(scores.reshape(-1).cpu(), targets.reshape(-1).cpu())
+
+
+class ScoreSet(NamedTuple):
+    """The scores of one set of a run, labelled for figures (``"test KMNIST"``): the images of
+    ``split`` (``"validation"`` or ``"test"``) whose target is ``target``, in dataset order."""
+
+    label: str
+    split: str
+    target: int
+    scores: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a test found: the validation scores the threshold was fitted on (``None`` if this
+    process never validated), the test set's scores, the threshold, and
+    :func:`detection_metrics` at it."""
+
+    threshold: float
+    validation: ScoredImages | None
+    test: ScoredImages
+    metrics: dict[str, float | int | None]
+
+    @classmethod
+    def of(
+        cls, threshold: float, validation: ScoredImages | None, test: ScoredImages
+    ) -> Evaluation:
+        return cls(threshold, validation, test, detection_metrics(*test, threshold))
+
+    @property
+    def has_both_classes(self) -> bool:
+        """Whether the ranking metrics (AUROC, ROC and PR curves) exist."""
+        return self.metrics["auroc"] is not None
+
+    @property
+    def operating_point(self) -> tuple[float, float] | None:
+        """``(false-positive rate, true-positive rate)`` at the threshold, on the ROC curve."""
+        if not self.has_both_classes:
+            return None
+        return self.metrics["type_I_error"], 1 - self.metrics["type_II_error"]
+
+    def score_sets(self, normal_name: str, anomaly_name: str | None) -> list[ScoreSet]:
+        """The validation, normal test and anomaly test sets' scores, each with its label."""
+        sets = []
+        if self.validation is not None:
+            sets.append(
+                ScoreSet(f"validation {normal_name}", "validation", NORMAL, self.validation.scores)
+            )
+        scores, targets = self.test
+        sets.append(ScoreSet(f"test {normal_name}", "test", NORMAL, scores[targets == NORMAL]))
+        if anomaly_name is not None:
+            sets.append(
+                ScoreSet(f"test {anomaly_name}", "test", ANOMALY, scores[targets == ANOMALY])
+            )
+        return sets
+
+    def rates(self) -> dict[str, float]:
+        """The rates among the metrics that exist (the scalars loggers get)."""
+        return {k: float(self.metrics[k]) for k in RATES if self.metrics[k] is not None}
 
 
 # the rates among detection_metrics' results, logged as test/<name> scalars (the counts stay

@@ -1,4 +1,5 @@
-"""Structured-config schemas: the types of every setting, checked when Hydra composes.
+"""Structured-config schemas: the types of every setting, checked when Hydra composes, and
+the defaults of the settings that no constructor of ours holds.
 
 Each YAML file of ``conf/`` starts from one of these (``defaults: [/data_schema@_here_,
 _self_]`` in a group, ``<task>_schema`` in a primary config), so a misspelt key or a value of
@@ -6,81 +7,112 @@ the wrong type (``data.batch_size=big``) stops the run at composition with Hydra
 before anything is loaded or trained. They are stored outside the config groups, so that
 ``--help`` lists only real choices and ``model=mlp_schema`` is not one. Lightning's Trainer
 accepts many more arguments than the schema names: add one with ``+trainer.<name>=<value>``.
+
+Every default is written once. Where a class of ours is built from a group (the data module,
+the model and its networks, the threshold rules), its constructor holds the defaults and the
+schema reads them (:func:`default_of`); the trainer's and the entry points' defaults are
+written here; the YAML files only choose a schema and override (``root: ${paths.data_dir}``).
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from anomaly_ae.data.datamodule import AnomalyDataModule
+from anomaly_ae.models.autoencoder import AutoencoderModule
+from anomaly_ae.models.conv import ConvAutoencoder
+from anomaly_ae.models.mlp import MlpAutoencoder
+from anomaly_ae.models.nets import SEED_NET
+from anomaly_ae.thresholds import ConformalThreshold, GaussianThreshold, QuantileThreshold
+
 # Optional[...] rather than "X | None": OmegaConf reads these annotations at runtime.
+
+
+def default_of(target: Callable[..., Any], name: str) -> Any:
+    """A dataclass field whose default is ``target``'s default for the argument ``name``
+    (sequences become lists, which OmegaConf types as ``list``)."""
+    value = inspect.signature(target).parameters[name].default
+    if value is inspect.Parameter.empty:
+        raise TypeError(f"{target.__qualname__}({name}) has no default")
+    if isinstance(value, list | tuple):
+        return field(default_factory=lambda: list(value))
+    return field(default=value)
 
 
 @dataclass
 class DataConfig:
     _target_: str = "anomaly_ae.data.AnomalyDataModule"
     root: str = MISSING
-    normal: str = "mnist"
-    anomaly: Optional[str] = "kmnist"  # noqa: UP045
-    anomaly_classes: Optional[list[int]] = None  # noqa: UP045
-    train_size: Optional[int] = None  # noqa: UP045
-    val_size: int = 10_000
-    split_seed: int = 42
-    shuffle_seed: int = 0
-    batch_size: int = 100
-    eval_batch_size: int = 1_000
-    data_on_device: bool = True
-    num_workers: int = 0
-    pin_memory: Optional[bool] = None  # noqa: UP045
-    download: bool = True
+    normal: str = default_of(AnomalyDataModule, "normal")
+    anomaly: Optional[str] = default_of(AnomalyDataModule, "anomaly")  # noqa: UP045
+    anomaly_classes: Optional[list[int]] = default_of(AnomalyDataModule, "anomaly_classes")  # noqa: UP045
+    train_size: Optional[int] = default_of(AnomalyDataModule, "train_size")  # noqa: UP045
+    val_size: int = default_of(AnomalyDataModule, "val_size")
+    split_seed: int = default_of(AnomalyDataModule, "split_seed")
+    shuffle_seed: int = default_of(AnomalyDataModule, "shuffle_seed")
+    batch_size: int = default_of(AnomalyDataModule, "batch_size")
+    eval_batch_size: int = default_of(AnomalyDataModule, "eval_batch_size")
+    data_on_device: bool = default_of(AnomalyDataModule, "data_on_device")
+    num_workers: int = default_of(AnomalyDataModule, "num_workers")
+    pin_memory: Optional[bool] = default_of(AnomalyDataModule, "pin_memory")  # noqa: UP045
+    download: bool = default_of(AnomalyDataModule, "download")
 
 
 @dataclass
-class MlpModelConfig:
-    """model=mlp, the seed's autoencoder."""
+class MlpNetConfig:
+    """model=mlp's network, the seed's: ``model.net.hidden_dims``."""
 
-    _target_: str = "anomaly_ae.models.AutoencoderModule"
-    architecture: str = "mlp"
-    input_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
-    hidden_dims: list[int] = field(default_factory=lambda: [256, 128])
-    latent_dim: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    scheduler: Optional[str] = None  # noqa: UP045
+    _target_: str = SEED_NET
+    hidden_dims: list[int] = default_of(MlpAutoencoder, "hidden_dims")
 
 
 @dataclass
-class ConvModelConfig:
+class ConvNetConfig:
+    """model=conv's network: ``model.net.channels`` and ``model.net.upsampling``."""
+
+    _target_: str = "anomaly_ae.models.conv.ConvAutoencoder"
+    channels: list[int] = default_of(ConvAutoencoder, "channels")
+    upsampling: str = default_of(ConvAutoencoder, "upsampling")  # or nearest
+
+
+@dataclass
+class ModelConfig:
+    """The LightningModule; ``net`` is any network config (``_target_`` and its settings),
+    handed to the module as plain values, which builds it and records it in checkpoints."""
+
     _target_: str = "anomaly_ae.models.AutoencoderModule"
-    architecture: str = "conv"
-    input_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
-    channels: list[int] = field(default_factory=lambda: [32, 64])
-    upsampling: str = "transpose"  # or nearest
-    latent_dim: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    scheduler: Optional[str] = None  # noqa: UP045
+    _recursive_: bool = False
+    _convert_: str = "all"
+    net: Any = MISSING
+    input_shape: list[int] = default_of(AutoencoderModule, "input_shape")
+    latent_dim: int = default_of(AutoencoderModule, "latent_dim")
+    lr: float = default_of(AutoencoderModule, "lr")
+    weight_decay: float = default_of(AutoencoderModule, "weight_decay")
+    scheduler: Optional[str] = default_of(AutoencoderModule, "scheduler")  # noqa: UP045
 
 
 @dataclass
 class GaussianThresholdConfig:
     _target_: str = "anomaly_ae.thresholds.GaussianThreshold"
-    k: float = 3.0
+    k: float = default_of(GaussianThreshold, "k")
 
 
 @dataclass
 class QuantileThresholdConfig:
     _target_: str = "anomaly_ae.thresholds.QuantileThreshold"
-    alpha: float = 0.01
+    alpha: float = default_of(QuantileThreshold, "alpha")
 
 
 @dataclass
 class ConformalThresholdConfig:
     _target_: str = "anomaly_ae.thresholds.ConformalThreshold"
-    alpha: float = 0.01
+    alpha: float = default_of(ConformalThreshold, "alpha")
 
 
 @dataclass
@@ -90,13 +122,13 @@ class TrainerConfig:
     # to null, Lightning's default (the current directory)
     default_root_dir: Optional[str] = MISSING  # noqa: UP045
     min_epochs: Optional[int] = 1  # noqa: UP045
-    max_epochs: int = 10
+    max_epochs: int = 10  # the seed's
     max_steps: int = -1
-    accelerator: str = "auto"
+    accelerator: str = "auto"  # cpu, gpu (cuda), mps or auto (the best one present)
     devices: Any = 1  # an int, "auto", or a list of device indices
     num_nodes: int = 1
-    strategy: Any = "auto"  # a name, or a strategy object's config
-    precision: Any = "32-true"
+    strategy: Any = "auto"  # auto, ddp, ddp_spawn, ... or a strategy object's config
+    precision: Any = "32-true"  # 32-true, 16-mixed, bf16-mixed, ...
     sync_batchnorm: bool = False
     check_val_every_n_epoch: int = 1
     log_every_n_steps: int = 50
@@ -111,7 +143,7 @@ class RunConfig:
 
     paths: Any = MISSING
     task_name: str = MISSING
-    seed: int = 42
+    seed: int = 42  # Lightning's seed_everything, and the training order (data.shuffle_seed)
 
 
 @dataclass
@@ -128,35 +160,47 @@ class LightningRunConfig(RunConfig):
 @dataclass
 class TrainConfig(LightningRunConfig):
     model: Any = MISSING
+    # a short name of the experiment, recorded in results.json and the loggers' hparams
     experiment_name: str = "custom"
+    # test the final model on normal + anomaly test data after fitting
     test: bool = True
+    # resume fitting from a checkpoint: its path, or last (the newest last.ckpt of earlier runs)
     ckpt_path: Optional[str] = None  # noqa: UP045
+    # what a hyperparameter sweeper optimises: a validation quantity (val/...), never a test one
     optimized_metric: Optional[str] = None  # noqa: UP045
 
 
 @dataclass
 class EvaluateConfig(LightningRunConfig):
-    ckpt_path: str = MISSING
+    ckpt_path: str = MISSING  # the checkpoint to test (required)
+    # re-fit the threshold on the validation split with the `threshold` rule before testing;
+    # false keeps the threshold stored in the checkpoint
     refit_threshold: bool = False
 
 
 @dataclass
 class DetectConfig(RunConfig):
+    # the trained detector (its threshold and model settings travel inside it)
     ckpt_path: str = MISSING
+    # an image (.png, .jpg, ...), a .npy array, an IDX file, or a folder of them (recursively)
     inputs: str = MISSING
-    grayscale: bool = False
-    resize: bool = False
+    grayscale: bool = False  # convert colour images to gray (refused otherwise)
+    resize: bool = False  # resize images of another size to the model's (refused otherwise)
     device: str = "cpu"
-    output_dir: Optional[str] = MISSING  # noqa: UP045
-    print_limit: int = 20
+    output_dir: Optional[str] = MISSING  # where detections.csv and detections.json go  # noqa: UP045
+    print_limit: int = 20  # rows printed on the terminal (all rows are written)
 
 
 @dataclass
 class ExportConfig(RunConfig):
     ckpt_path: str = MISSING
-    format: str = "onnx"  # onnx or torchscript
+    format: str = "onnx"  # onnx (needs pip install -e '.[export]') or torchscript
+    # the file to write; null: detector.onnx / detector.pt in the run directory
     output: Optional[str] = None  # noqa: UP045
+    # random images the exported file is checked on against the checkpoint
     check_images: int = 256
+    # the check fails (exit 2) where |exported - checkpoint score| > atol + rtol * score, or
+    # where a flag differs for a score farther than that from the threshold
     rtol: float = 1e-5
     atol: float = 1e-4
 
@@ -164,8 +208,9 @@ class ExportConfig(RunConfig):
 def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name="data_schema", node=DataConfig)
-    store.store(name="mlp_model_schema", node=MlpModelConfig)
-    store.store(name="conv_model_schema", node=ConvModelConfig)
+    store.store(name="model_schema", node=ModelConfig)
+    store.store(name="mlp_net_schema", node=MlpNetConfig)
+    store.store(name="conv_net_schema", node=ConvNetConfig)
     store.store(name="gaussian_threshold_schema", node=GaussianThresholdConfig)
     store.store(name="quantile_threshold_schema", node=QuantileThresholdConfig)
     store.store(name="conformal_threshold_schema", node=ConformalThresholdConfig)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from anomaly_ae.sweeps import summarize
+from anomaly_ae.reporting.sweeps import summarize
 
 
 def main(argv: list[str] | None = None) -> int:

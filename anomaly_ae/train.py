@@ -36,7 +36,7 @@ from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
 from anomaly_ae.key_hints import hints_for_unknown_keys
 from anomaly_ae.models import AutoencoderModule
-from anomaly_ae.outputs import finish_run, saved_checkpoints
+from anomaly_ae.reporting.run import finish_run, saved_checkpoints
 
 log = logging.getLogger(__name__)
 

@@ -61,14 +61,15 @@ def case_bare(root: Path, epochs: int) -> dict:
     import torch.nn.functional as F
     from torchvision.datasets.mnist import read_image_file
 
-    from anomaly_ae.models.mlp import Decoder, Encoder
+    from anomaly_ae.models.mlp import MlpAutoencoder
 
     torch.manual_seed(0)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     images = read_image_file(str(root / "MNIST" / "raw" / MNIST_FILES[0]))
     images = images.unsqueeze(1).float().div(255).to(device)
     train = images[torch.randperm(len(images))[:50_000]]
-    encoder, decoder = Encoder().to(device), Decoder().to(device)
+    net = MlpAutoencoder((1, 28, 28), latent_dim=32).to(device)  # the seed's network
+    encoder, decoder = net.encoder, net.decoder
     params = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.Adam(params, lr=LR, fused=True)  # the framework's optimiser
     steps = 0
@@ -132,7 +133,7 @@ def case_score(root: Path, checkpoint: str) -> dict:
     from torchvision.datasets.mnist import read_image_file
 
     from anomaly_ae.checkpoint import load_autoencoder
-    from anomaly_ae.data.tensors import to_float_images
+    from anomaly_ae.data.preprocessing import to_float_images
 
     model = load_autoencoder(checkpoint)
     raw = root / "MNIST" / "raw"

@@ -6,18 +6,20 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 BENCHMARKS = REPO / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import reproduce_seed  # noqa: E402
+import train_speed  # noqa: E402
 from train_speed import write_synthetic_root  # noqa: E402
 
 HAS_PYOD = importlib.util.find_spec("pyod") is not None
@@ -77,15 +79,50 @@ def test_speed_benchmark_reports_every_figure(tmp_path: Path) -> None:
         "ratio_a_over_c",
     ):
         assert report[key] > 0
-    round_ = report["rounds"][0]
-    assert report["ratio_c_over_b"] == pytest.approx(
-        round_["framework"]["seconds"] / round_["bare"]["seconds"]
+    # the round's line shows c/b and a/c of the times it shows, which are the ones recorded
+    a, b, c = (report["rounds"][0][case]["seconds"] for case in ("seed", "bare", "framework"))
+    printed = re.search(
+        r"round 1/1: \(a\) (\S+) s  \(b\) (\S+) s  \(c\) (\S+) s  c/b (\S+)  a/c (\S+)",
+        done.stdout,
     )
+    assert printed is not None, done.stdout
+    assert printed.groups() == (f"{a:.2f}", f"{b:.2f}", f"{c:.2f}", f"{c / b:.3f}", f"{a / c:.2f}")
+    # the report's figures are the summary of its own rounds
+    assert report["summary"] == train_speed.summarise(report["rounds"])
+    assert report["fastest"] == train_speed.fastest_ratios(report["summary"])
+    for key, values in report["summary"].items():
+        assert report[key] == values["median"]
     if HAS_PYOD:
         assert report["e_peer"]["seconds"] > 0 and 0 <= report["e_peer"]["auroc"] <= 1
         assert report["e_peer"]["settings"]["hidden_neuron_list"] == [256, 128, 32]
     else:
         assert report["e_peer"] == {"skipped": "PyOD is not installed: pip install -e '.[bench]'"}
+
+
+def test_ratios_are_taken_within_rounds_and_of_the_fastest_runs() -> None:
+    """c/b and a/c are medians of the ratios within each round (not ratios of the medians),
+    and the "fastest" ratios divide the fastest run of each case."""
+
+    def round_(seed: float, bare: float, framework: float) -> dict:
+        return {
+            "seed": {"seconds": seed},
+            "bare": {"seconds": bare},
+            "framework": {"seconds": framework, "run_seconds": framework + 5},
+            "framework_rss": 1000 + framework,
+        }
+
+    rounds = [round_(30, 10, 13), round_(40, 8, 16), round_(60, 20, 22)]
+    summary = train_speed.summarise(rounds)
+    assert summary["b_bare_seconds"] == {"median": 10, "min": 8, "max": 20}
+    assert summary["c_framework_run_seconds"] == {"median": 21, "min": 18, "max": 27}
+    assert summary["c_framework_peak_rss_mb"]["median"] == 1016
+    # within rounds c/b is 1.3, 2.0 and 1.1; the ratio of the median times would be 1.6
+    assert summary["ratio_c_over_b"] == pytest.approx({"median": 1.3, "min": 1.1, "max": 2.0})
+    assert summary["ratio_a_over_c"] == pytest.approx(
+        {"median": 2.5, "min": 30 / 13, "max": 60 / 22}
+    )
+    fastest = train_speed.fastest_ratios(summary)
+    assert fastest == pytest.approx({"ratio_c_over_b": 13 / 8, "ratio_a_over_c": 30 / 13})
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 from anomaly_ae.errors import CheckpointError, ConfigError
 from anomaly_ae.evaluate import evaluate
 from anomaly_ae.train import train
-from tests.conftest import compose_config, run_train, tiny_overrides
+from tests.helpers import compose_config, run_train, tiny_overrides
 
 SPLIT_KEYS = ("data.train_size", "data.val_size")
 
@@ -113,7 +113,8 @@ def test_resume_takes_the_checkpoints_model_and_refuses_to_change_it(
     with pytest.raises(ConfigError, match=r"model\.latent_dim=16 \(the checkpoint has 8\)"):
         train(compose_config("train", overrides), overrides)
     overrides = tiny_overrides(tiny_root, tmp_path / "clash", f"ckpt_path={ckpt}", "model=conv")
-    with pytest.raises(ConfigError, match=r"model\.architecture=conv \(the checkpoint has mlp\)"):
+    mlp = r"model\.net\._target_=anomaly_ae\.models\.conv\.ConvAutoencoder \(the checkpoint has "
+    with pytest.raises(ConfigError, match=mlp + r"anomaly_ae\.models\.mlp\.MlpAutoencoder\)"):
         train(compose_config("train", overrides), overrides)
 
 

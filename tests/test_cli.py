@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, tiny_overrides
-
-
-def run_module(module: str, *args: str, env: dict[str, str] | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def cli_overrides(root: Path, out: Path, *extra: str) -> list[str]:
-    """The tiny-run overrides, with the run directory set through Hydra as a user would."""
-    overrides = [o for o in tiny_overrides(root, out, *extra) if not o.startswith("paths.output")]
-    return [*overrides, f"hydra.run.dir={out}"]
+from tests.helpers import REPO, cli_overrides, run_module, run_train
 
 
 def test_train_then_evaluate_from_the_command_line(tiny_root: Path, tmp_path: Path) -> None:
@@ -140,9 +121,13 @@ def test_suggestions_cover_groups_and_keys_of_the_chosen_options(tmp_path: Path)
         "train", ["--config-dir", str(tmp_path), "experiment=mine", "trainer.max_epoch=3"]
     ) == ["did you mean trainer.max_epochs=3?"]
     assert unknown_key_hints("train", ["-cn", "detect", "input=b"]) == ["did you mean inputs=b?"]
-    # keys of the option chosen on the command line: conv has channels, mlp has not
-    assert unknown_key_hints("train", ["model=conv", "model.chanels=[8,16]"]) == [
-        "did you mean model.channels=[8,16]?"
+    # keys of the option chosen on the command line: conv's network has channels, mlp's not
+    assert unknown_key_hints("train", ["model=conv", "model.net.chanels=[8,16]"]) == [
+        "did you mean model.net.channels=[8,16]?"
+    ]
+    # a network's settings sit under model.net
+    assert unknown_key_hints("train", ["model=conv", "model.upsampling=nearest"]) == [
+        "did you mean model.net.upsampling=nearest?"
     ]
     assert unknown_key_hints("detect", ["ckpt_path=a", "input=b"]) == ["did you mean inputs=b?"]
     assert unknown_key_hints("train", ["+trainer.gradient_clip_val=1", "~callbacks.x"]) == []
@@ -166,8 +151,6 @@ def test_a_run_leaves_no_process_state_behind(tiny_root: Path, tmp_path: Path) -
     import warnings
 
     import torch
-
-    from tests.conftest import run_train
 
     before = list(warnings.filters)
     run_train(tiny_root, tmp_path / "run", "trainer.max_epochs=1")

@@ -12,7 +12,7 @@ from torchvision.transforms import ToTensor
 
 from anomaly_ae.data import ANOMALY, NORMAL, AnomalyDataModule, Batch, get_source, split_indices
 from anomaly_ae.errors import ConfigError, CorruptDataError, DataNotFoundError
-from tests.conftest import TINY, TINY_SPLIT, write_idx
+from tests.helpers import TINY, TINY_SPLIT, write_idx
 
 
 def tiny_module(root: Path, **kwargs) -> AnomalyDataModule:

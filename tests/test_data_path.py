@@ -17,7 +17,7 @@ from torchvision import datasets
 from torchvision.transforms import ToTensor
 
 from anomaly_ae.data import AnomalyDataModule
-from tests.conftest import TINY_SPLIT, real_data_root
+from tests.helpers import TINY_SPLIT, real_data_root
 
 
 def assert_matches_seed_pipeline(

@@ -9,8 +9,13 @@ import pytest
 
 from anomaly_ae.evaluate import evaluate
 from anomaly_ae.train import train
-from tests.conftest import compose_config, make_tiny_root, tiny_overrides
-from tests.test_cli import cli_overrides, run_module
+from tests.helpers import (
+    cli_overrides,
+    compose_config,
+    make_tiny_root,
+    run_module,
+    tiny_overrides,
+)
 
 # 39 validation and 61 + 40 test images: odd counts, so the distributed sampler pads each rank
 ODD_SIZES = {"train": 240, "test": 61, "anomaly": 40}

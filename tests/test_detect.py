@@ -16,8 +16,7 @@ from anomaly_ae.data import get_source
 from anomaly_ae.detector import Detector
 from anomaly_ae.errors import CheckpointError
 from anomaly_ae.inputs import InputError, read_inputs
-from tests.conftest import anomaly_images, normal_images, write_idx
-from tests.test_cli import run_module
+from tests.helpers import anomaly_images, normal_images, run_module, write_idx
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, TINY_SPLIT
+from tests.helpers import REPO, TINY_SPLIT
 
 BIN = Path(sys.executable).parent
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]

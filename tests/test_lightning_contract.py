@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from anomaly_ae.models import AutoencoderModule
-from tests.conftest import compose_config, run_train, tiny_overrides
+from tests.helpers import compose_config, run_train, tiny_overrides
 
 STEPS_PER_EPOCH = 10
 
@@ -218,8 +218,9 @@ def recorder_run(root: Path, out: Path, *extra: str) -> tuple[dict, GradientReco
 
     GradientRecorder.__init__ = keep
     try:
-        # plain lists for the subclass's saved hyperparameters (checkpoints load weights-only)
-        subclass = (f"model._target_={__name__}.GradientRecorder", "+model._convert_=all")
+        # the model schema hands the module plain values (_convert_: all), which its saved
+        # hyperparameters need (checkpoints load weights-only)
+        subclass = (f"model._target_={__name__}.GradientRecorder",)
         overrides = tiny_overrides(root, out, *subclass, *extra)
         results = train(compose_config("train", overrides), overrides)
     finally:

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import REPO, TINY_SPLIT, compose_config, tiny_overrides
+from tests.helpers import REPO, TINY_SPLIT, compose_config, tiny_overrides
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # what each notebook must print and how many figures it must show, on the tiny data
@@ -17,7 +17,15 @@ EXPECTED = {
     "inspect_run.ipynb": (["type I", "threshold:", "calibration:"], 3),
     "hw7_walkthrough.ipynb": (["type I error", "type II error", "AUROC"], 1),
     "seed_maths.ipynb": (
-        ["equal to y upsampled / 4: True", "depthwise: True", "equals softmax: True", "KL(Q||P)"],
+        [
+            "equal to y upsampled / 4: True",
+            "depthwise: True",
+            "equals softmax: True",
+            "one-hot of the arg max: True",
+            "KL(Q||P)",
+            "non-negative for every f: True",
+            "dL/dw = C*_x^T g: True",
+        ],
         0,
     ),
 }

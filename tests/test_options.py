@@ -13,9 +13,9 @@ import torch
 from anomaly_ae.data import ANOMALY, NORMAL, AnomalyDataModule, get_source
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.models import AutoencoderModule
-from tests.conftest import TINY, write_idx
-from tests.test_cli import run_module
-from tests.test_sweeps import sweep_overrides
+from tests.helpers import TINY, run_module, sweep_overrides, write_idx
+
+CONV = "anomaly_ae.models.conv.ConvAutoencoder"
 
 
 @pytest.mark.parametrize(
@@ -64,9 +64,8 @@ def test_held_out_classes_are_the_anomalies(tiny_root: Path) -> None:
 
 @pytest.mark.parametrize("upsampling", ["transpose", "nearest"])
 def test_conv_model_reconstructs_images_of_the_input_shape(upsampling: str) -> None:
-    model = AutoencoderModule(
-        architecture="conv", channels=[8, 16], latent_dim=6, upsampling=upsampling
-    )
+    net = {"_target_": CONV, "channels": [8, 16], "upsampling": upsampling}
+    model = AutoencoderModule(net=net, latent_dim=6)
     x = torch.rand(3, 1, 28, 28)
     assert model.encoder(x).shape == (3, 6)
     out = model(x)
@@ -80,8 +79,9 @@ def test_conv_model_reconstructs_images_of_the_input_shape(upsampling: str) -> N
     "bad", [{"channels": [8]}, {"upsampling": "bicubic"}, {"input_shape": [1, 30, 30]}]
 )
 def test_conv_model_settings_are_checked(bad: dict) -> None:
+    shape = bad.pop("input_shape", [1, 28, 28])
     with pytest.raises(ConfigError, match="model"):
-        AutoencoderModule(architecture="conv", **bad)
+        AutoencoderModule(net={"_target_": CONV, **bad}, input_shape=shape)
 
 
 def sweep_results(sweep: Path) -> list[dict]:
@@ -99,8 +99,9 @@ def test_models_and_threshold_rules_from_the_command_line(tiny_root: Path, tmp_p
     assert done.returncode == 0, done.stderr[-3000:]
     runs = sweep_results(sweep)
     assert len(runs) == 6
-    seen = {(r["config"]["model"]["architecture"], r["calibration"]["rule"]) for r in runs}
-    assert seen == {(m, t) for m in ("mlp", "conv") for t in ("gaussian", "quantile", "conformal")}
+    seen = {(r["config"]["model"]["net"]["_target_"], r["calibration"]["rule"]) for r in runs}
+    nets = ("anomaly_ae.models.mlp.MlpAutoencoder", CONV)
+    assert seen == {(m, t) for m in nets for t in ("gaussian", "quantile", "conformal")}
     for run in runs:
         assert run["metrics"]["auroc"] is not None
 

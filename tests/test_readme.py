@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_train
+from tests.helpers import REPO, run_train
 
 README = REPO / "README.md"
 

@@ -15,7 +15,7 @@ import torch
 
 from anomaly_ae.data import get_source
 from anomaly_ae.train import train
-from tests.conftest import compose_config, real_data_root
+from tests.helpers import compose_config, real_data_root
 
 ROOT = real_data_root()
 pytestmark = [

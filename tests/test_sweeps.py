@@ -14,13 +14,7 @@ from omegaconf import OmegaConf
 from anomaly_ae import summarize
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.train import optimized_metric
-from tests.conftest import compose_config, tiny_overrides
-from tests.test_cli import run_module
-
-
-def sweep_overrides(root: Path, sweep: Path, *extra: str) -> list[str]:
-    overrides = [o for o in tiny_overrides(root, sweep) if not o.startswith("paths.output")]
-    return ["-m", *overrides, "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", *extra]
+from tests.helpers import compose_config, run_module, sweep_overrides
 
 
 def test_grid_sweep_writes_and_prints_its_summary(tiny_root: Path, tmp_path: Path, capsys) -> None:

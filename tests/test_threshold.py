@@ -14,7 +14,7 @@ from anomaly_ae.callbacks import ThresholdCallback
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.thresholds import GaussianThreshold
-from tests.conftest import TINY_SPLIT
+from tests.helpers import TINY_SPLIT
 
 
 @pytest.mark.parametrize("k", [0.5, 2.0, 3.0])
@@ -51,7 +51,8 @@ def test_callback_skips_sanity_check_and_fits_all_validation_scores(tiny_root: P
     dm = AnomalyDataModule(
         tiny_root, download=False, batch_size=20, eval_batch_size=16, **TINY_SPLIT
     )
-    model = AutoencoderModule(hidden_dims=[32], latent_dim=4)
+    net = {"_target_": "anomaly_ae.models.MlpAutoencoder", "hidden_dims": [32]}
+    model = AutoencoderModule(net=net, latent_dim=4)
     spy = ThresholdSpy()
     trainer = pl.Trainer(
         max_epochs=2,
@@ -72,6 +73,10 @@ def test_callback_skips_sanity_check_and_fits_all_validation_scores(tiny_root: P
     expected = scores.mean() + 3 * scores.std()
     assert float(model.threshold) == pytest.approx(expected, rel=1e-6)
     assert model.calibration["n"] == TINY_SPLIT["val_size"]
+    # the module owns the scores the callback fitted on: every validation image, in order
+    scored = model.scored("validation")
+    np.testing.assert_allclose(scored.scores.numpy(), scores, rtol=1e-5)
+    assert scored.targets.eq(0).all() and model.scored("test") is None
     assert trainer.callback_metrics["val/threshold"].item() == pytest.approx(expected, rel=1e-5)
 
 

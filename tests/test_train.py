@@ -13,7 +13,7 @@ from anomaly_ae.checkpoint import load_autoencoder
 from anomaly_ae.errors import CheckpointError, ConfigError, DataNotFoundError
 from anomaly_ae.evaluate import evaluate
 from anomaly_ae.models import AutoencoderModule
-from tests.conftest import TINY, compose_config, run_train, tiny_overrides
+from tests.helpers import TINY, compose_config, run_train, tiny_overrides
 
 
 def test_train_writes_results_checkpoints_and_tensorboard(trained: tuple[Path, dict]) -> None:

@@ -17,11 +17,12 @@ from hydra.errors import ConfigCompositionException
 from anomaly_ae.checkpoint import load_autoencoder
 from anomaly_ae.errors import TrainingDivergedError
 from anomaly_ae.export import check_export, export_detector, run_exported
-from tests.conftest import (
+from tests.helpers import (
     anomaly_images,
     compose_config,
     make_tiny_root,
     normal_images,
+    run_module,
     run_train,
     tiny_overrides,
 )
@@ -100,7 +101,8 @@ def test_nan_loss_stops_the_run_naming_the_step(tiny_root: Path, tmp_path: Path)
         "seed=abc",
         "threshold.k=high",
         "trainer.max_epochs=ten",
-        "model.hidden_dims=[a,b]",
+        "model.net.hidden_dims=[a,b]",
+        "model.hidden_dims=[64]",
         "data.download=maybe",
         "data.batchsize=10",
         "model.depth=3",
@@ -140,8 +142,6 @@ def test_export_agrees_with_the_checkpoint(
 
 
 def test_export_command(trained: tuple[Path, dict], tmp_path: Path) -> None:
-    from tests.test_cli import run_module
-
     out = tmp_path / "export"
     done = run_module(
         "anomaly_ae.export",

@@ -13,8 +13,8 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from anomaly_ae.metrics import RATES
-from anomaly_ae.reconstruction_figure import typical_and_worst
-from tests.conftest import compose_config, run_train
+from anomaly_ae.reporting.reconstruction_figure import typical_and_worst
+from tests.helpers import compose_config, run_train
 
 
 def load_events(run_dir: Path) -> EventAccumulator:
@@ -72,7 +72,7 @@ def test_custom_scalars_put_training_and_validation_loss_on_one_chart(
 def test_hparams_hold_the_main_settings_and_overrides_with_test_metrics(
     tiny_root: Path, tmp_path: Path
 ) -> None:
-    from anomaly_ae.loggers import run_hparams
+    from anomaly_ae.reporting.tensorboard import run_hparams
 
     overrides = [
         "model=conv",
@@ -140,30 +140,31 @@ def test_typical_images_are_nearest_the_median_and_worst_are_the_likeliest_error
     assert typical_and_worst(scores, anomalous=True, n=2)[2:] == [("worst", 6), ("worst", 1)]
 
 
-def _scored_model(with_anomalies: bool):
-    """A model with recorded scores and losses, as a tested run leaves it."""
-    from anomaly_ae.metrics import detection_metrics
-    from anomaly_ae.models import AutoencoderModule
+def _evaluation(with_anomalies: bool):
+    """A test's evaluation as a tested run leaves it, and the losses it recorded."""
+    from anomaly_ae.metrics import Evaluation, ScoredImages
 
-    model = AutoencoderModule()
     generator = torch.Generator().manual_seed(0)
     normal = torch.rand(200, generator=generator) * 10
     anomalous = 8 + torch.rand(100, generator=generator) * 30
     scores = torch.cat([normal, anomalous]) if with_anomalies else normal
     targets = torch.cat([torch.zeros(200), torch.ones(100)]) if with_anomalies else torch.zeros(200)
-    model.set_threshold(9.5, {"rule": "gaussian", "step": 30})
-    model.validation_scores = torch.rand(150, generator=generator) * 10
-    model.test_outputs = (scores, targets.long())
-    model._loss_history = [0.2, 0.1, 0.05, 0.04]
-    model._val_loss_history = [(2, 0.09), (4, 0.045)]
-    return model, detection_metrics(scores, targets.long(), 9.5)
+    validation = torch.rand(150, generator=generator) * 10
+    evaluation = Evaluation.of(
+        9.5,
+        ScoredImages(validation, torch.zeros(150, dtype=torch.long)),
+        ScoredImages(scores, targets.long()),
+    )
+    losses = torch.tensor([0.2, 0.1, 0.05, 0.04]), torch.tensor([[2, 0.09], [4, 0.045]])
+    return evaluation, losses
 
 
 def test_report_roc_has_a_log_fpr_axis_and_the_operating_point() -> None:
-    from anomaly_ae.report_figure import report_figure
+    from anomaly_ae.reporting.report_figure import report_figure
 
-    model, metrics = _scored_model(with_anomalies=True)
-    scores_ax, roc_ax, loss_ax = report_figure(model, metrics, "MNIST", "KMNIST").axes
+    evaluation, losses = _evaluation(with_anomalies=True)
+    metrics = evaluation.metrics
+    scores_ax, roc_ax, loss_ax = report_figure(evaluation, "MNIST", "KMNIST", *losses).axes
     assert roc_ax.get_xscale() == "log"
     point = [line for line in roc_ax.get_lines() if line.get_label().startswith("threshold:")]
     (x,), (y,) = point[0].get_xdata(), point[0].get_ydata()
@@ -179,10 +180,10 @@ def test_report_roc_has_a_log_fpr_axis_and_the_operating_point() -> None:
 
 
 def test_report_without_anomalies_shows_the_gaussian_check_instead_of_a_roc() -> None:
-    from anomaly_ae.report_figure import report_figure
+    from anomaly_ae.reporting.report_figure import report_figure
 
-    model, metrics = _scored_model(with_anomalies=False)
-    middle = report_figure(model, metrics, "MNIST", None).axes[1]
+    evaluation, losses = _evaluation(with_anomalies=False)
+    middle = report_figure(evaluation, "MNIST", None, *losses).axes[1]
     assert middle.get_title() == "Validation scores against a Gaussian"
     assert middle.get_lines(), "the validation scores' quantiles are drawn"
 

@@ -1,6 +1,8 @@
-"""Lightning callbacks of the framework."""
+"""The Lightning callback that is part of the method: fitting the threshold on validation.
 
-from anomaly_ae.callbacks.tensorboard_views import TensorBoardViews
+Reporting callbacks (TensorBoard figures) live in :mod:`anomaly_ae.reporting`.
+"""
+
 from anomaly_ae.callbacks.threshold import ThresholdCallback
 
-__all__ = ["TensorBoardViews", "ThresholdCallback"]
+__all__ = ["ThresholdCallback"]

@@ -4,6 +4,7 @@ normal and anomalous images, all held in memory as tensors."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from anomaly_ae.data.loaders import (
     TensorBatchSampler,
     keep_batch,
 )
+from anomaly_ae.data.preprocessing import to_float_images
 from anomaly_ae.data.sources import IdxSource, get_source
-from anomaly_ae.data.tensors import ANOMALY, NORMAL, ImageTensorDataset, to_float_images
+from anomaly_ae.data.tensors import ANOMALY, NORMAL, ImageTensorDataset
 from anomaly_ae.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -90,7 +92,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         val_size: int = 10_000,
         split_seed: int = 42,
         shuffle_seed: int = 0,
-        anomaly_classes: list[int] | None = None,
+        anomaly_classes: Sequence[int] | None = (0,),
         batch_size: int = 100,
         eval_batch_size: int = 1_000,
         data_on_device: bool = True,

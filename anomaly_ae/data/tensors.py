@@ -45,11 +45,3 @@ class ImageTensorDataset(Dataset):
         idx = torch.as_tensor(indices, dtype=torch.long, device=self.images.device)
         # index_select gathers rows about twice as fast as advanced indexing
         return Batch(self.images.index_select(0, idx), self.targets.index_select(0, idx), idx)
-
-
-def to_float_images(images: torch.Tensor) -> torch.Tensor:
-    """``uint8`` ``(N, H, W)`` images to ``float32`` ``(N, 1, H, W)`` in [0, 1].
-
-    The same scaling as torchvision's ``ToTensor`` (divide by 255), done once for the whole set.
-    """
-    return images.unsqueeze(1).to(torch.float32).div_(255.0)

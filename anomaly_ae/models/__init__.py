@@ -1,16 +1,17 @@
 """Models: encoder/decoder networks and the LightningModule that trains and scores them."""
 
-from anomaly_ae.models.architectures import ARCHITECTURES, build_networks
 from anomaly_ae.models.autoencoder import AutoencoderModule
-from anomaly_ae.models.conv import ConvDecoder, ConvEncoder
-from anomaly_ae.models.mlp import Decoder, Encoder
+from anomaly_ae.models.conv import ConvAutoencoder, ConvDecoder, ConvEncoder
+from anomaly_ae.models.mlp import Decoder, Encoder, MlpAutoencoder
+from anomaly_ae.models.nets import build_net
 
 __all__ = [
-    "ARCHITECTURES",
     "AutoencoderModule",
+    "ConvAutoencoder",
     "ConvDecoder",
     "ConvEncoder",
     "Decoder",
     "Encoder",
-    "build_networks",
+    "MlpAutoencoder",
+    "build_net",
 ]

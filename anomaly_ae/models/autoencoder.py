@@ -1,9 +1,10 @@
-"""The autoencoder as a LightningModule: training, per-image scores, and test-time metrics."""
+"""The autoencoder as a LightningModule: training, per-image scores of validation and test,
+and what a test found (its :class:`~anomaly_ae.metrics.Evaluation`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ from torchmetrics.aggregation import MeanMetric
 from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
 from anomaly_ae.errors import ConfigError, TrainingDivergedError
-from anomaly_ae.metrics import RATES, ScoreCollector, detection_metrics
-from anomaly_ae.models.architectures import build_networks
+from anomaly_ae.metrics import Evaluation, ScoreCollector, ScoredImages
+from anomaly_ae.models.nets import build_net, complete_net_config
 from anomaly_ae.scoring import reconstruction_error
 
 SCHEDULERS = ("cosine",)
@@ -35,15 +36,18 @@ class AutoencoderModule(pl.LightningModule):
     on validation scores), so it is saved in and restored from checkpoints together with the
     weights; the constructor's arguments are plain values saved as hyperparameters, so a
     checkpoint alone rebuilds the model.
+
+    ``net`` is the network's config: ``_target_`` (an ``nn.Module`` class, see
+    :mod:`anomaly_ae.models.nets`) and its own settings (``None``: the seed's MLP). The module
+    owns the scores of both evaluation stages: :meth:`scored` gives those of the last
+    validation and test, :attr:`evaluation` what the last test found; readers (the threshold
+    callback, the reports) take them from there.
     """
 
     def __init__(
         self,
-        architecture: str = "mlp",
+        net: Mapping[str, Any] | None = None,
         input_shape: Sequence[int] = (1, 28, 28),
-        hidden_dims: Sequence[int] = (256, 128),
-        channels: Sequence[int] = (32, 64),
-        upsampling: str = "transpose",
         latent_dim: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -51,8 +55,7 @@ class AutoencoderModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         # Plain Python values (not OmegaConf containers) keep checkpoints loadable as weights.
-        input_shape, hidden_dims = [int(v) for v in input_shape], [int(v) for v in hidden_dims]
-        channels, latent_dim = [int(v) for v in channels], int(latent_dim)
+        input_shape, latent_dim = [int(v) for v in input_shape], int(latent_dim)
         lr, weight_decay = float(lr), float(weight_decay)
         if not lr > 0 or weight_decay < 0:
             raise ConfigError(
@@ -62,20 +65,24 @@ class AutoencoderModule(pl.LightningModule):
             raise ConfigError(
                 f"model.scheduler={scheduler} is unknown; choose null or {', '.join(SCHEDULERS)}"
             )
-        self.encoder, self.decoder = build_networks(
-            architecture, input_shape, hidden_dims, channels, upsampling, latent_dim
-        )
+        net = complete_net_config(net)  # every setting, so the checkpoint rebuilds it alone
         self.save_hyperparameters(logger=False)  # the run logs its whole config instead
+        network = build_net(net, input_shape, latent_dim)
+        self.encoder, self.decoder = network.encoder, network.decoder
         # one image through the model fills the FLOPs and size columns of Lightning's summary
         self.example_input_array = torch.zeros(1, *input_shape)
         # float32 like the scores it is compared with; accelerators such as MPS have no float64
         self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float32))
         self.calibration: dict[str, Any] = {}
+        # Every image's score of the last validation and of the last test, gathered over DDP
+        # processes (torchmetrics Metrics, so they move with the module): the threshold is
+        # fitted on the first (ThresholdCallback), the test metrics computed on the second.
+        self.validation_scores = ScoreCollector()
         self.test_scores = ScoreCollector()
-        self.test_metrics: dict[str, float | int | None] = {}
+        self._scored: dict[str, ScoredImages] = {}  # collected once per epoch, then kept
+        self._evaluation: Evaluation | None = None
         # what the reports draw: every training batch's loss (floats: thousands of one-element
-        # tensors kept alive would fragment the heap), the last validation scores (set by
-        # ThresholdCallback), and the last test's scores with their targets, on the CPU
+        # tensors kept alive would fragment the heap)
         self._loss_history: list[float] = []
         # (optimizer step, mean validation loss) of every validation, for the loss panel
         self._val_loss_history: list[tuple[int, float]] = []
@@ -85,8 +92,6 @@ class AutoencoderModule(pl.LightningModule):
         # "disable": a NaN loss must reach val/loss, not be dropped (checkpoint choice, stopping)
         self.val_loss_mean = MeanMetric(nan_strategy="disable")
         self._step_loss: torch.Tensor | None = None
-        self.validation_scores: torch.Tensor | None = None
-        self.test_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
         self._checkpoint_step = 0  # global step of the checkpoint the weights were loaded from
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -209,17 +214,23 @@ class AutoencoderModule(pl.LightningModule):
         """``(optimizer step, mean validation loss)`` of every validation so far, ``(n, 2)``."""
         return torch.tensor(self._val_loss_history, dtype=torch.float64).reshape(-1, 2)
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         images = batch.images
         reconstructions = self(images)
         loss = F.mse_loss(reconstructions, images)
         self.val_loss_mean.update(loss.detach(), len(images))
-        return {"scores": reconstruction_error(images, reconstructions)}
+        if not self.trainer.sanity_checking:  # a couple of batches of an untrained model
+            scores = reconstruction_error(images, reconstructions)
+            self.validation_scores.update(scores, batch.targets, batch.indices)
 
     def on_validation_epoch_start(self) -> None:
         self.val_loss_mean.reset()
+        self.validation_scores.reset()
+        self._scored.pop("validation", None)
 
     def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.scored("validation")  # gathered now, on every process, for later readers
         if not self.val_loss_mean.update_count:
             return
         loss = self.val_loss_mean.compute()  # weighted by batch size, over every DDP rank
@@ -232,22 +243,42 @@ class AutoencoderModule(pl.LightningModule):
             history.pop()  # these weights again (evaluate, a calibration pass): one point
         history.append((self.weights_step, float(loss)))
 
+    def scored(self, stage: str) -> ScoredImages | None:
+        """Every image's score and target of the last ``validation`` or ``test`` epoch, in
+        dataset order, on the CPU; ``None`` if no image was scored.
+
+        Gathered across DDP processes when the epoch ends (a collective step each process
+        makes in the module's epoch-end hook, or in a callback's before it), then kept, so
+        rank-zero code reads it later without communicating.
+        """
+        if stage not in self._scored:
+            collector = {"validation": self.validation_scores, "test": self.test_scores}[stage]
+            if not collector.update_count:
+                return None
+            self._scored[stage] = collector.collected()
+        return self._scored[stage]
+
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.test_scores.update(self.score(batch.images), batch.targets, batch.indices)
 
     def on_test_epoch_start(self) -> None:
         self.test_scores.reset()
-        self.test_metrics = {}
+        self._scored.pop("test", None)
+        self._evaluation = None
 
     def on_test_epoch_end(self) -> None:
-        scores, targets = self.test_scores.collected()
-        scores, targets = scores.cpu(), targets.cpu()
-        self.test_metrics = detection_metrics(scores, targets, self.fitted_threshold())
-        self.test_outputs = (scores, targets)
-        rates = {k: self.test_metrics[k] for k in RATES}
-        numeric = {f"test/{k}": float(v) for k, v in rates.items() if v is not None}
-        self.log_dict(numeric, rank_zero_only=True)
-        self.test_scores.reset()
+        test = self.scored("test")
+        if test is None:
+            return
+        self._evaluation = Evaluation.of(self.fitted_threshold(), self.scored("validation"), test)
+        rates = {f"test/{name}": value for name, value in self._evaluation.rates().items()}
+        self.log_dict(rates, rank_zero_only=True)
+
+    @property
+    def evaluation(self) -> Evaluation | None:
+        """What the last test found (every set's scores, the threshold and the metrics);
+        ``None`` before a test."""
+        return self._evaluation
 
     def configure_optimizers(self) -> Any:
         # The fused kernel updates all parameters at once: about a quarter of a CPU training

@@ -14,10 +14,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from anomaly_ae.errors import ConfigError
+
 UPSAMPLING = ("transpose", "nearest")
 
 
-def _upsample(in_channels: int, out_channels: int, mode: str) -> nn.Module:
+def upsampling_layer(in_channels: int, out_channels: int, mode: str) -> nn.Module:
+    """Doubling the resolution: a 2x2 stride-2 ``ConvTranspose2d`` (``transpose``), or nearest
+    ``Upsample`` then a 3x3 convolution (``nearest``)."""
     if mode == "transpose":
         return nn.ConvTranspose2d(in_channels, out_channels, kernel_size=2, stride=2)
     return nn.Sequential(
@@ -64,11 +68,44 @@ class ConvDecoder(nn.Module):
             nn.Linear(latent_dim, second * (h // 4) * (w // 4)),
             nn.ReLU(),
             nn.Unflatten(1, (second, h // 4, w // 4)),
-            _upsample(second, first, upsampling),
+            upsampling_layer(second, first, upsampling),
             nn.ReLU(),
-            _upsample(first, c, upsampling),
+            upsampling_layer(first, c, upsampling),
             nn.Sigmoid(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.layers(z)
+
+
+class ConvAutoencoder(nn.Module):
+    """``model=conv``: a :class:`ConvEncoder` and :class:`ConvDecoder` (the contract of
+    :class:`anomaly_ae.models.mlp.MlpAutoencoder`)."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        latent_dim: int,
+        channels: Sequence[int] = (32, 64),
+        upsampling: str = "transpose",
+    ) -> None:
+        super().__init__()
+        channels = [int(c) for c in channels]
+        if len(channels) != 2 or any(c < 1 for c in channels):
+            raise ConfigError(
+                f"model.net.channels={channels} must be two positive channel counts, e.g. [32, 64]"
+            )
+        if upsampling not in UPSAMPLING:
+            raise ConfigError(
+                f"model.net.upsampling={upsampling} is unknown; choose {' or '.join(UPSAMPLING)}"
+            )
+        if input_shape[1] % 4 or input_shape[2] % 4:
+            raise ConfigError(
+                f"model=conv halves the images twice: their size "
+                f"{input_shape[1]}x{input_shape[2]} must be divisible by 4"
+            )
+        self.encoder = ConvEncoder(input_shape, channels, latent_dim)
+        self.decoder = ConvDecoder(input_shape, channels, latent_dim, upsampling)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))

@@ -13,6 +13,8 @@ from itertools import pairwise
 import torch
 from torch import nn
 
+from anomaly_ae.errors import ConfigError
+
 
 def _linear_relu_stack(dims: Sequence[int]) -> list[nn.Module]:
     layers: list[nn.Module] = []
@@ -25,10 +27,7 @@ class Encoder(nn.Module):
     """Flattens an image and maps it to a non-negative latent code."""
 
     def __init__(
-        self,
-        input_shape: Sequence[int] = (1, 28, 28),
-        hidden_dims: Sequence[int] = (256, 128),
-        latent_dim: int = 32,
+        self, input_shape: Sequence[int], hidden_dims: Sequence[int], latent_dim: int
     ) -> None:
         super().__init__()
         dims = [math.prod(input_shape), *hidden_dims, latent_dim]
@@ -46,10 +45,7 @@ class Decoder(nn.Module):
     """
 
     def __init__(
-        self,
-        input_shape: Sequence[int] = (1, 28, 28),
-        hidden_dims: Sequence[int] = (256, 128),
-        latent_dim: int = 32,
+        self, input_shape: Sequence[int], hidden_dims: Sequence[int], latent_dim: int
     ) -> None:
         super().__init__()
         dims = [latent_dim, *reversed(hidden_dims)]
@@ -62,3 +58,31 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.layers(z)
+
+
+class MlpAutoencoder(nn.Module):
+    """``model=mlp``: the seed's network (``hidden_dims=(256, 128)``), an :class:`Encoder` and
+    a mirrored :class:`Decoder`.
+
+    Every network a model config names (``model.net._target_``) follows this contract: an
+    ``nn.Module`` built from ``input_shape`` and ``latent_dim`` (given by the model) and its own
+    settings, with ``encoder`` (images -> codes) and ``decoder`` (codes -> images in [0, 1]).
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        latent_dim: int,
+        hidden_dims: Sequence[int] = (256, 128),
+    ) -> None:
+        super().__init__()
+        hidden_dims = [int(d) for d in hidden_dims]
+        if any(d < 1 for d in hidden_dims):
+            raise ConfigError(
+                f"model.net.hidden_dims={hidden_dims} must all be positive layer sizes"
+            )
+        self.encoder = Encoder(input_shape, hidden_dims, latent_dim)
+        self.decoder = Decoder(input_shape, hidden_dims, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))

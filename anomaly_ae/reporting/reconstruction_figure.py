@@ -12,7 +12,8 @@ import torch
 from matplotlib.figure import Figure
 
 from anomaly_ae.data import AnomalyDataModule
-from anomaly_ae.data.tensors import ANOMALY, NORMAL
+from anomaly_ae.data.tensors import ANOMALY
+from anomaly_ae.metrics import Evaluation
 from anomaly_ae.models import AutoencoderModule
 
 
@@ -26,26 +27,23 @@ class ScoredSet:
     anomalous: bool
 
 
-def scored_sets(model: AutoencoderModule, datamodule: AnomalyDataModule) -> list[ScoredSet]:
-    """The validation set and each class of the test set with their scores. Scores come in
-    dataset order; a set scored only in part (``limit_*_batches``, ``fast_dev_run``) is left
-    out, since which of its images were scored is not kept."""
+def scored_sets(evaluation: Evaluation, datamodule: AnomalyDataModule) -> list[ScoredSet]:
+    """The sets of :meth:`Evaluation.score_sets` with their images. Scores come in dataset
+    order; a split scored only in part (``limit_*_batches``, ``fast_dev_run``) is left out,
+    since which of its images were scored is not kept."""
+    splits = {"validation": datamodule.val_set, "test": datamodule.test_set}
+    totals = {
+        "validation": None if evaluation.validation is None else len(evaluation.validation.scores),
+        "test": len(evaluation.test.scores),
+    }
     sets = []
-    val_scores, val_set = model.validation_scores, datamodule.val_set
-    if val_scores is not None and val_set is not None and len(val_scores) == len(val_set):
-        name = f"validation {datamodule.normal_name}"
-        sets.append(ScoredSet(name, val_set.images, val_scores, False))
-    test_set = datamodule.test_set
-    if model.test_outputs is None or test_set is None:
-        return sets
-    scores, targets = model.test_outputs
-    if len(scores) != len(test_set):
-        return sets
-    for target, name in ((NORMAL, datamodule.normal_name), (ANOMALY, datamodule.anomaly_name)):
-        chosen = targets == target
-        if name is not None and bool(chosen.any()):
-            images = test_set.images[chosen.to(test_set.images.device)]
-            sets.append(ScoredSet(f"test {name}", images, scores[chosen], target == ANOMALY))
+    for scored in evaluation.score_sets(datamodule.normal_name, datamodule.anomaly_name):
+        dataset = splits[scored.split]
+        if dataset is None or totals[scored.split] != len(dataset) or not len(scored.scores):
+            continue
+        chosen = (dataset.targets == scored.target).to(dataset.images.device)
+        images = dataset.images[chosen]
+        sets.append(ScoredSet(scored.label, images, scored.scores, scored.target == ANOMALY))
     return sets
 
 

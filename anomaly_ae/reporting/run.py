@@ -1,4 +1,4 @@
-"""Finishing a run: write results.json and report.png, give TensorBoard's HParams tab the final
+"""Finishing a run: write results.json and the figures, give TensorBoard's HParams tab the final
 metrics, and print the summary."""
 
 from __future__ import annotations
@@ -11,15 +11,19 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from anomaly_ae.callbacks.tensorboard_views import logger_step, tensorboard_writer
 from anomaly_ae.cli import command_line_overrides
 from anomaly_ae.data import AnomalyDataModule
-from anomaly_ae.loggers import run_hparams, write_hparams
 from anomaly_ae.models import AutoencoderModule
-from anomaly_ae.plots import save_figure
-from anomaly_ae.reconstruction_figure import reconstruction_figure, scored_sets
-from anomaly_ae.report_figure import write_report
-from anomaly_ae.reporting import build_results, format_summary, write_results
+from anomaly_ae.reporting.plots import save_figure
+from anomaly_ae.reporting.reconstruction_figure import reconstruction_figure, scored_sets
+from anomaly_ae.reporting.report_figure import report_figure, write_report
+from anomaly_ae.reporting.results import build_results, format_summary, write_results
+from anomaly_ae.reporting.tensorboard import (
+    logger_step,
+    run_hparams,
+    tensorboard_writer,
+    write_hparams,
+)
 
 
 def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
@@ -60,30 +64,34 @@ def finish_run(
     checkpoint: str | Path,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write results.json and report.png into the run directory, give TensorBoard the final
-    metrics next to the hyperparameters, and print the summary (rank 0 only).
+    """Write results.json, report.png and reconstructions.png into the run directory, give
+    TensorBoard the reconstructions and the final metrics next to the hyperparameters, and
+    print the summary (rank 0 only), from the model's :attr:`evaluation` of its test.
 
     ``checkpoint`` holds the tested weights; ``extra`` adds run facts (timings, ...).
     """
+    evaluation = model.evaluation
+    if evaluation is None:
+        raise ValueError("finish_run needs a tested model: run trainer.test first")
     results = build_results(
         task=cfg.task_name,
-        threshold=model.fitted_threshold(),
+        threshold=evaluation.threshold,
         calibration=model.calibration,
-        metrics=model.test_metrics,
+        metrics=evaluation.metrics,
         data=datamodule.describe(),
         tested={"step": model.weights_step, "checkpoint": str(checkpoint)},
         config=OmegaConf.to_container(cfg, resolve=True),
         extra={**run_facts(trainer), **extra},
     )
     if trainer.is_global_zero:
-        run_dir = cfg.paths.output_dir
+        run_dir = Path(cfg.paths.output_dir)
         path = write_results(results, run_dir)
         names = (datamodule.normal_name, datamodule.anomaly_name)
-        figure = write_report(model, model.test_metrics, *names, run_dir)
-        recon = reconstruction_figure(
-            model, scored_sets(model, datamodule), model.fitted_threshold()
-        )
-        reconstructions = save_figure(recon, Path(run_dir) / "reconstructions.png")
+        losses = (model.training_losses(), model.validation_losses())
+        figure = write_report(report_figure(evaluation, *names, *losses), run_dir)
+        sets = scored_sets(evaluation, datamodule)
+        recon = reconstruction_figure(model, sets, evaluation.threshold)
+        reconstructions = save_figure(recon, run_dir / "reconstructions.png")
         writer = tensorboard_writer(trainer)
         if writer is not None:  # the same figure, next to the test scalars
             writer.add_figure("views/reconstructions", recon, logger_step(trainer))

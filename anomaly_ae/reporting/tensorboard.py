@@ -7,27 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import loggers
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
+from anomaly_ae.config import NOT_RUN_SETTINGS
 from anomaly_ae.metrics import RATES
 
 # The settings that tell runs apart, besides what the command line changed. The HParams tab
 # ticks the first five columns in name order: model, model.latent_dim, model.lr, threshold (the
 # rule with its k or alpha) and trainer.max_epochs; an override such as seed=1 joins them.
 MAIN_SETTINGS = ("model.latent_dim", "model.lr", "trainer.max_epochs")
-# overrides that the columns "model" and "threshold" already show; paths and display switches,
-# which tell nothing about a run's result
+# overrides that the columns "model" and "threshold" already show
 _SHOWN = ("model", "threshold", "threshold.k", "threshold.alpha")
-_NOT_SETTINGS = (
-    "data.root",
-    "ckpt_path",
-    "trainer.enable_progress_bar",
-    "trainer.enable_model_summary",
-)
 
 
 # TensorBoard's Time Series sorts tag groups alphabetically and expands the first two: the
@@ -90,7 +85,7 @@ def custom_scalars_layout() -> dict[str, dict[str, list[Any]]]:
 def run_hparams(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
     """The HParams tab's columns for a run: its main settings and every other setting its
     command line changed (a group choice as the chosen option), as plain values."""
-    columns: dict[str, Any] = {"model": OmegaConf.select(cfg, "model.architecture")}
+    columns: dict[str, Any] = {"model": network_name(cfg)}
     for key in MAIN_SETTINGS:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None:
@@ -102,11 +97,20 @@ def run_hparams(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
         columns["threshold"] = f"{name} {level}".strip()
     for override in overrides:
         key, _, value = override.lstrip("+").partition("=")
-        if key.startswith(("~", "hydra", "paths.")) or key in _NOT_SETTINGS or key in _SHOWN:
+        if key.startswith(("~", "hydra")) or key in NOT_RUN_SETTINGS or key in _SHOWN:
             continue
         selected = OmegaConf.select(cfg, key, default=None)
         columns[key] = value if selected is None or OmegaConf.is_config(selected) else selected
     return {key: _plain(value) for key, value in columns.items()}
+
+
+def network_name(cfg: DictConfig) -> str | None:
+    """The model's network in a word: ``mlp`` for ``MlpAutoencoder``, ``conv`` for
+    ``ConvAutoencoder`` (the ``model=`` choices), ``mynet`` for a ``mypkg.MyNet`` of one's own."""
+    target = OmegaConf.select(cfg, "model.net._target_", default=None)
+    if target is None:
+        return None
+    return target.rsplit(".", 1)[-1].removesuffix("Autoencoder").lower()
 
 
 def write_hparams(writer: SummaryWriter, columns: Mapping[str, Any]) -> None:
@@ -125,3 +129,17 @@ def _plain(value: Any) -> str | int | float | bool:
     if OmegaConf.is_config(value):
         value = OmegaConf.to_container(value, resolve=True)
     return str(value)
+
+
+def logger_step(trainer: pl.Trainer) -> int:
+    """The x Lightning's loggers give what is logged now: at test, the number of optimizer
+    steps of the run (0 for a Trainer that trained nothing, such as evaluate's)."""
+    return trainer.fit_loop.epoch_loop._batches_that_stepped
+
+
+def tensorboard_writer(trainer: pl.Trainer) -> SummaryWriter | None:
+    """The ``SummaryWriter`` of the trainer's TensorBoard logger, if it has one."""
+    for logger in trainer.loggers:
+        if isinstance(logger, loggers.TensorBoardLogger):
+            return logger.experiment
+    return None

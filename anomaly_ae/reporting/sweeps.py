@@ -15,7 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from anomaly_ae.sweep_figure import sweep_figure, varying_overrides
+from anomaly_ae.reporting.sweep_figure import sweep_figure, varying_overrides
 
 COLUMNS = (
     "run",

@@ -1,0 +1,132 @@
+"""Pixels to model input: the one conversion that training data and scored images both go through.
+
+:func:`to_model_input` holds all of it: the scaling (``uint8`` divided by 255, in ``float32``),
+the layouts and channels (colour made gray with the ITU-R 601-2 luma weights, in one place)
+and the resize. The data module's IDX images take it through :func:`to_float_images`, the
+images given to ``detect`` and the :class:`~anomaly_ae.detector.Detector` directly (files are
+read in :mod:`anomaly_ae.inputs`), so the same pixels become the same tensor on both paths.
+
+Nothing is converted silently: colour images need ``grayscale=True`` and images of another
+size need ``resize=True``; without them :class:`InputError` says what to change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from anomaly_ae.errors import AnomalyAEError
+
+# ITU-R 601-2 luma, the weights PIL's convert("L") uses
+LUMA = (0.299, 0.587, 0.114)
+
+
+class InputError(AnomalyAEError):
+    """Input images that cannot be scored as they are."""
+
+
+def to_model_input(
+    images: np.ndarray | torch.Tensor,
+    shape: tuple[int, int, int],
+    grayscale: bool = False,
+    resize: bool = False,
+) -> torch.Tensor:
+    """``(H, W)``, ``(N, H, W)``, ``(N, C, H, W)`` or channels-last colour arrays to model input
+    ``(N, C, H, W)`` ``float32`` in [0, 1] of ``shape`` ``(C, H, W)``.
+
+    ``uint8`` values are divided by 255; floats must already lie in [0, 1]. A ``(3, H, W)``
+    array for a one-channel model is refused unless ``grayscale=True`` says it is one colour
+    image (three gray ones are ``(3, 1, H, W)``). Raises :class:`InputError` saying what to
+    change when the images do not fit ``shape``.
+
+    A ``uint8`` tensor costs one float copy (the result); numpy arrays are copied first, since
+    arrays from PIL or ``np.load`` may be read-only. The caller's images are never changed.
+    """
+    x = _scaled(images)
+    channels, height, width = shape
+    colour_last = x.dim() >= 3 and x.shape[-1] in (3, 4) and x.shape[-3] not in (1, 3, 4)
+    if colour_last:
+        if not grayscale:
+            raise InputError(
+                "the images have colour channels; pass grayscale=true to make them gray"
+            )
+        if x.dim() > 4:
+            raise InputError(
+                f"expected (H, W), (N, H, W) or (N, C, H, W) images, got shape {tuple(x.shape)}"
+            )
+        x = x.movedim(-1, -3)  # (H, W, C) -> (C, H, W), (N, H, W, C) -> (N, C, H, W): a view
+        if x.dim() == 3:
+            x = x[None]
+    elif x.dim() == 3 and x.shape[0] == 3:
+        # (3, H, W): for a model of three channels one image; for a gray model one colour
+        # image (C, H, W) or three gray ones (N, H, W): never guessed
+        if channels == 1 and not grayscale:
+            raise InputError(
+                f"an array of shape {tuple(x.shape)} is one colour image or three gray ones: "
+                "pass grayscale=true for one colour image, or shape three gray images as "
+                f"(3, 1, {x.shape[1]}, {x.shape[2]})"
+            )
+        x = x[None]  # one (C, H, W) image
+    if x.dim() == 2:
+        x = x[None, None]
+    elif x.dim() == 3:
+        x = x[:, None]
+    elif x.dim() != 4:
+        raise InputError(
+            f"expected (H, W), (N, H, W) or (N, C, H, W) images, got shape {tuple(x.shape)}"
+        )
+    # channels-last colour is always made gray (grayscale=true was needed to get here)
+    if colour_last or (grayscale and channels == 1 and x.shape[1] in (3, 4)):
+        x = _gray(x)
+    if x.shape[1] != channels:
+        raise InputError(
+            f"the images have {x.shape[1]} channels, the model takes "
+            f"{channels}" + ("; pass grayscale=true" if channels == 1 else "")
+        )
+    if tuple(x.shape[2:]) != (height, width):
+        if not resize:
+            raise InputError(
+                f"the images are {x.shape[2]}x{x.shape[3]} pixels, the model takes "
+                f"{height}x{width}; pass resize=true to resize them"
+            )
+        x = F.interpolate(
+            x, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+        ).clamp_(0, 1)
+    return x.contiguous()
+
+
+def to_float_images(images: torch.Tensor) -> torch.Tensor:
+    """IDX images, ``uint8`` ``(N, H, W)``, as model input ``(N, 1, H, W)`` at their own size.
+
+    The training data's call of :func:`to_model_input`: an IDX image file holds gray images
+    by definition, so they are handed over as ``(N, 1, H, W)`` (a view) and never taken for
+    colour, whatever ``N`` is. One float copy of the whole set, ``uint8 / 255`` in ``float32``.
+    """
+    return to_model_input(images.unsqueeze(1), (1, *images.shape[1:]))
+
+
+def _scaled(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """The images as ``float32`` in [0, 1], in a tensor that is not the caller's unless it
+    already was ``float32``; nothing is ever written into it."""
+    # a copy of numpy arrays: they may be read-only, and the caller's stay untouched
+    x = torch.tensor(images) if isinstance(images, np.ndarray) else torch.as_tensor(images)
+    if x.dtype == torch.uint8:
+        return x.to(torch.float32).div_(255.0)  # a new tensor, divided in place
+    if x.dtype == torch.bool:
+        return x.float()
+    if x.is_floating_point():
+        x = x.float()
+        if x.numel() and (not bool(torch.isfinite(x).all()) or x.min() < 0 or x.max() > 1):
+            raise InputError("float images must hold values in [0, 1] (or pass uint8 0-255)")
+        return x
+    raise InputError(
+        f"images of dtype {x.dtype} are not supported: pass uint8 (0-255) or floats in [0, 1]"
+    )
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    """``(N, 3 or 4, H, W)`` colour (alpha dropped) to ``(N, 1, H, W)`` gray: ITU-R 601-2 luma
+    of the [0, 1] values, summed in a fixed order whatever the memory layout."""
+    red, green, blue = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return red * LUMA[0] + green * LUMA[1] + blue * LUMA[2]
