@@ -13,6 +13,7 @@ from pytorch_lightning import LightningDataModule
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 from anomaly_ae.models.autoencoder import AutoencoderModule
+from anomaly_ae.models.nets import CONV_NET, SEED_NET, check_trusted
 
 # where Lightning saves the data module's constructor arguments
 DATA_KEY = LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY
@@ -71,13 +72,10 @@ def current_model_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
         if name in settings
     }
     if architecture == "mlp":
-        net = {
-            "_target_": "anomaly_ae.models.mlp.MlpAutoencoder",
-            "hidden_dims": own.get("hidden_dims"),
-        }
+        net = {"_target_": SEED_NET, "hidden_dims": own.get("hidden_dims")}
     else:
         net = {
-            "_target_": "anomaly_ae.models.conv.ConvAutoencoder",
+            "_target_": CONV_NET,
             "channels": own.get("channels"),
             "upsampling": own.get("upsampling"),
         }
@@ -103,6 +101,7 @@ def load_autoencoder(
 
 def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> AutoencoderModule:
     """The :class:`AutoencoderModule` of a checkpoint read with :func:`read_checkpoint`."""
+    check_network_trusted(checkpoint, path)
     try:
         model = AutoencoderModule(**checkpoint["hyper_parameters"])
         model.load_state_dict(checkpoint["state_dict"])
@@ -111,6 +110,17 @@ def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) ->
         raise CheckpointError(f"{path} does not match its own model settings ({reason})") from err
     model.on_load_checkpoint(checkpoint)
     return model
+
+
+def check_network_trusted(checkpoint: Mapping[str, Any], path: str | Path) -> None:
+    """Refuse, before importing it, a network outside anomaly_ae that the user has not said
+    they trust (:func:`anomaly_ae.models.nets.check_trusted`)."""
+    net = checkpoint["hyper_parameters"].get("net")
+    target = net.get("_target_") if isinstance(net, Mapping) else None
+    try:
+        check_trusted(str(target or SEED_NET))
+    except ConfigError as err:
+        raise CheckpointError(f"{path} is not opened: {err}") from err
 
 
 def saved_split(checkpoint: Mapping[str, Any]) -> dict[str, Any]:

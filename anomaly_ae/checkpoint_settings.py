@@ -18,9 +18,10 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from anomaly_ae.checkpoint import DATA_KEY, read_checkpoint
+from anomaly_ae.checkpoint import DATA_KEY, check_network_trusted, read_checkpoint
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
+from anomaly_ae.models.nets import complete_net_config
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +100,26 @@ def model_config_for_resume(
     """The model settings of a resumed run: the checkpoint's. A ``model.<key>=...`` that
     differs from them is refused: the saved weights and optimizer state belong to them."""
     saved = checkpoint["hyper_parameters"]
+    check_network_trusted(checkpoint, "the checkpoint")
     refuse_changes(
-        model, saved, explicit_keys(overrides, model, "model"), "model", "continues the saved model"
+        comparable_model(model),
+        saved,
+        explicit_keys(overrides, model, "model"),
+        "model",
+        "continues the saved model",
     )
     instantiation = {k: _plain(v) for k, v in model.items() if str(k).startswith("_")}
     return OmegaConf.create({**instantiation, **saved})
+
+
+def comparable_model(model: DictConfig) -> DictConfig:
+    """``model`` with its network's settings as a checkpoint records them: every default
+    filled in, the class named by its own module (:func:`complete_net_config`)."""
+    if "net" not in model:
+        return model
+    completed = model.copy()
+    completed.net = complete_net_config(model.net)
+    return completed
 
 
 def refuse_changes(
@@ -129,7 +145,7 @@ def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConf
     """How a checkpoint's model and data settings differ from a config's (``[]``: the same)."""
     found = []
     for group, saved, current, keys in (
-        ("model", checkpoint.get("hyper_parameters") or {}, model, None),
+        ("model", checkpoint.get("hyper_parameters") or {}, comparable_model(model), None),
         ("data", checkpoint.get(DATA_KEY) or {}, data, RESUME_DATA_SETTINGS),
     ):
         found += [

@@ -27,6 +27,7 @@ from anomaly_ae.config import CONFIG_PATH, register_configs
 from anomaly_ae.errors import AnomalyAEError, ConfigError
 from anomaly_ae.key_hints import hints_for_unknown_keys
 from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.schemas import ExportConfig
 from anomaly_ae.scoring import reconstruction_error
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -125,8 +126,8 @@ def check_export(
     path: str | Path,
     fmt: str,
     images: torch.Tensor,
-    rtol: float = 1e-5,
-    atol: float = 1e-4,
+    rtol: float = ExportConfig.rtol,
+    atol: float = ExportConfig.atol,
 ) -> dict[str, float]:
     """Compare the exported file with the checkpoint's model on ``images``.
 

@@ -87,9 +87,10 @@ class ScoreSet(NamedTuple):
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What a test found: the validation scores the threshold was fitted on (``None`` if this
-    process never validated), the test set's scores, the threshold, and
-    :func:`detection_metrics` at it."""
+    """What a test found: the scores of the last validation (``None`` if the model was not
+    validated; the threshold was fitted on them, or, in evaluate without refit, comes with
+    the checkpoint), the test set's scores, the threshold, and :func:`detection_metrics` at
+    it."""
 
     threshold: float
     validation: ScoredImages | None

@@ -25,10 +25,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from anomaly_ae.data.datamodule import AnomalyDataModule
+from anomaly_ae.detector import Detector
 from anomaly_ae.models.autoencoder import AutoencoderModule
 from anomaly_ae.models.conv import ConvAutoencoder
 from anomaly_ae.models.mlp import MlpAutoencoder
-from anomaly_ae.models.nets import SEED_NET
+from anomaly_ae.models.nets import CONV_NET, SEED_NET
 from anomaly_ae.thresholds import ConformalThreshold, GaussianThreshold, QuantileThreshold
 
 # Optional[...] rather than "X | None": OmegaConf reads these annotations at runtime.
@@ -76,7 +77,7 @@ class MlpNetConfig:
 class ConvNetConfig:
     """model=conv's network: ``model.net.channels`` and ``model.net.upsampling``."""
 
-    _target_: str = "anomaly_ae.models.conv.ConvAutoencoder"
+    _target_: str = CONV_NET
     channels: list[int] = default_of(ConvAutoencoder, "channels")
     upsampling: str = default_of(ConvAutoencoder, "upsampling")  # or nearest
 
@@ -186,7 +187,7 @@ class DetectConfig(RunConfig):
     inputs: str = MISSING
     grayscale: bool = False  # convert colour images to gray (refused otherwise)
     resize: bool = False  # resize images of another size to the model's (refused otherwise)
-    device: str = "cpu"
+    device: str = default_of(Detector.from_checkpoint, "device")
     output_dir: Optional[str] = MISSING  # where detections.csv and detections.json go  # noqa: UP045
     print_limit: int = 20  # rows printed on the terminal (all rows are written)
 

@@ -162,7 +162,7 @@ def test_importing_the_package_loads_neither_hydra_nor_torch() -> None:
     )
     done = run([sys.executable, "-c", code], REPO)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["0.1.0", "anomaly_ae.detector"]
+    assert done.stdout.split() == ["0.2.0", "anomaly_ae.detector"]
 
 
 @pytest.fixture

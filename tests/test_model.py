@@ -151,6 +151,9 @@ def test_a_network_of_ones_own_is_plugged_in_by_target(
     assert results["config"]["model"]["net"] == {"_target_": "my_nets.TinyNet", "width": 12}
     assert results["metrics"]["auroc"] is not None
     monkeypatch.syspath_prepend(str(code))
+    with pytest.raises(CheckpointError, match="ANOMALY_AE_TRUSTED_NETS=my_nets"):
+        load_autoencoder(out / "checkpoints" / "last.ckpt")  # importing runs the module's code
+    monkeypatch.setenv("ANOMALY_AE_TRUSTED_NETS", "my_nets")
     model = load_autoencoder(out / "checkpoints" / "last.ckpt")
     assert type(model.encoder[1]).__name__ == "Linear" and model.encoder[1].out_features == 12
     assert model.hparams.net == {"_target_": "my_nets.TinyNet", "width": 12}
@@ -162,7 +165,7 @@ def test_the_shipped_networks_record_every_setting() -> None:
     class's defaults, so a later change of a default does not change an old model."""
     model = AutoencoderModule(net={"_target_": "anomaly_ae.models.ConvAutoencoder"})
     assert model.hparams.net == {
-        "_target_": "anomaly_ae.models.ConvAutoencoder",
+        "_target_": "anomaly_ae.models.conv.ConvAutoencoder",  # the class's own module
         "channels": [32, 64],
         "upsampling": "transpose",
     }
@@ -183,8 +186,42 @@ def test_a_checkpoint_cannot_name_a_function_to_call(tmp_path: Path) -> None:
         "state_dict": model.state_dict(),
     }
     torch.save(checkpoint, path)
-    with pytest.raises(CheckpointError, match=r"os\.system is not an nn\.Module class"):
+    with pytest.raises(CheckpointError, match=r"os\.system, outside anomaly_ae"):
         load_autoencoder(path)
+    # nothing nested is instantiated either: a setting naming a function stays refused
+    nested = {"_target_": "anomaly_ae.models.MlpAutoencoder", "hidden_dims": {"_target_": "x"}}
+    torch.save({**checkpoint, "hyper_parameters": {**model.hparams, "net": nested}}, path)
+    with pytest.raises(CheckpointError, match=r"model\.net\.hidden_dims holds \['_target_'\]"):
+        load_autoencoder(path)
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        {"hidden_dims": {"_target_": "pathlib.Path.touch", "_args_": ["/tmp/x"]}},
+        {"_args_": [1]},
+        {"_partial_": True},
+        {"hidden_dims": [64], "extra": object()},
+    ],
+)
+def test_network_settings_are_plain_data(net: dict) -> None:
+    with pytest.raises(ConfigError, match=r"model\.net"):
+        AutoencoderModule(net={"_target_": "anomaly_ae.models.MlpAutoencoder", **net})
+
+
+def test_a_network_must_train_what_it_holds() -> None:
+    """The model keeps the encoder and decoder; a network with parameters elsewhere would
+    train and save only part of itself, so it is refused."""
+    with pytest.raises(ConfigError, match="parameters outside its encoder and decoder"):
+        AutoencoderModule(net={"_target_": f"{__name__}.NetWithAHead"})
+
+
+class NetWithAHead(nn.Module):
+    def __init__(self, input_shape, latent_dim):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, 784), nn.Unflatten(1, (1, 28, 28)))
+        self.head = nn.Linear(latent_dim, 1)
 
 
 @pytest.mark.parametrize("architecture", ["mlp", "conv"])
@@ -218,3 +255,21 @@ def test_checkpoints_from_before_network_configs_still_load(
     x = torch.rand(3, 1, 28, 28)
     assert torch.equal(loaded.score_images(x), model.score_images(x))
     assert loaded.fitted_threshold() == 4.5
+
+
+def test_a_network_config_without_its_defaults_matches_its_checkpoint() -> None:
+    """A config of one's own may leave a network's defaults out and name the class through a
+    shorter module path; ckpt_path=last and resuming still recognise the checkpoint."""
+    from omegaconf import OmegaConf
+
+    from anomaly_ae.checkpoint_settings import differences
+
+    net = {"_target_": "anomaly_ae.models.ConvAutoencoder", "channels": [8, 16]}
+    model = AutoencoderModule(net=net, latent_dim=6)
+    config = OmegaConf.create({**model.hparams, "net": net})
+    assert differences({"hyper_parameters": dict(model.hparams)}, config, OmegaConf.create()) == []
+    config.net.upsampling = "nearest"
+    assert differences({"hyper_parameters": dict(model.hparams)}, config, OmegaConf.create()) == [
+        "model.net={'_target_': 'anomaly_ae.models.conv.ConvAutoencoder', 'channels': [8, 16], "
+        "'upsampling': 'transpose'}"
+    ]

@@ -234,9 +234,9 @@ def seed_backprop(
 @pytest.mark.parametrize("network", ["mlp", "conv"])
 def test_encoder_gradients_are_the_seeds_backpropagation(network: str) -> None:
     """The package's encoders are the seed's networks y_l = relu(A_{w_l} y_{l-1} + b_l): the
-    MLP's dense layers (784-256-128-32 by default) and the conv encoder's two 3x3, stride-2,
-    padding-1 convolutions and its linear map to the code, ReLU after each. Their forward pass
-    and autograd's gradients equal the seed's hand-derived recursion."""
+    MLP's dense layers (784-256-128-32 in the seed's MlpAutoencoder) and the conv encoder's
+    two 3x3, stride-2, padding-1 convolutions and its linear map to the code, ReLU after each.
+    Their forward pass and autograd's gradients equal the seed's hand-derived recursion."""
     torch.manual_seed(0)
     if network == "mlp":
         encoder = Encoder((1, 10, 10), hidden_dims=(16, 12), latent_dim=6).double()

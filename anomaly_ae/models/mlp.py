@@ -1,7 +1,8 @@
 """The seed's fully connected encoder and decoder, with configurable sizes.
 
-Defaults reproduce hw7 Problem 7: 784-256-128-32 with ReLU after every encoder layer (the latent
-code too) and 32-128-256-784 with ReLU then a sigmoid output.
+:class:`MlpAutoencoder`'s defaults (with the model's 28x28 input and 32-dimensional code)
+reproduce hw7 Problem 7: 784-256-128-32 with ReLU after every encoder layer (the latent code
+too) and 32-128-256-784 with ReLU then a sigmoid output.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ A trained and tested model goes through :func:`run.finish_run`, which writes
 
 - ``results.json`` and the printed summary (:mod:`.results`),
 - ``report.png`` (:mod:`.report_figure`) and ``reconstructions.png``
-  (:mod:`.reconstruction_figure`), drawn with the panels of :mod:`.plots` from the scored sets
-  of :mod:`.scored_sets`,
+  (:mod:`.reconstruction_figure`), drawn with the panels of :mod:`.plots` from the test's
+  :class:`~anomaly_ae.metrics.Evaluation` (every set's scores, the threshold, the metrics),
 - TensorBoard's HParams row (:mod:`.tensorboard`, whose logger also writes the Custom Scalars
   layout); the score, ROC and PR views come from the :class:`.tensorboard_views.TensorBoardViews`
   callback at the end of testing.

@@ -13,6 +13,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from anomaly_ae.cli import command_line_overrides
 from anomaly_ae.data import AnomalyDataModule
+from anomaly_ae.errors import ConfigError
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.reporting.plots import save_figure
 from anomaly_ae.reporting.reconstruction_figure import reconstruction_figure, scored_sets
@@ -72,7 +73,10 @@ def finish_run(
     """
     evaluation = model.evaluation
     if evaluation is None:
-        raise ValueError("finish_run needs a tested model: run trainer.test first")
+        raise ConfigError(
+            f"no test image was scored (trainer.limit_test_batches=0?), so there are no results "
+            f"to write; the tested weights are kept in {checkpoint}"
+        )
     results = build_results(
         task=cfg.task_name,
         threshold=evaluation.threshold,
