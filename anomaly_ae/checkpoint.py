@@ -13,11 +13,13 @@ from pytorch_lightning import LightningDataModule
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 from anomaly_ae.models.autoencoder import AutoencoderModule
-from anomaly_ae.models.nets import CONV_NET, SEED_NET, check_trusted
+from anomaly_ae.models.nets import CONV_NET, SEED_NET
+from anomaly_ae.targets import check_trusted, load_class
 
 # where Lightning saves the data module's constructor arguments
 DATA_KEY = LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY
 
+AUTOENCODER = "anomaly_ae.models.autoencoder.AutoencoderModule"
 _REQUIRED_KEYS = ("anomaly_ae", "hyper_parameters", "state_dict")
 
 
@@ -103,7 +105,8 @@ def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) ->
     """The :class:`AutoencoderModule` of a checkpoint read with :func:`read_checkpoint`."""
     check_network_trusted(checkpoint, path)
     try:
-        model = AutoencoderModule(**checkpoint["hyper_parameters"])
+        module = load_class(module_target(checkpoint), AutoencoderModule, "model", AUTOENCODER)
+        model = module(**checkpoint["hyper_parameters"])
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError, ConfigError) as err:
         reason = one_line(err)
@@ -112,13 +115,23 @@ def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) ->
     return model
 
 
+def module_target(checkpoint: Mapping[str, Any]) -> str:
+    """The LightningModule class a checkpoint's settings are for (before anomaly_ae 0.2.0
+    there was only :class:`AutoencoderModule`)."""
+    return str(checkpoint.get("anomaly_ae", {}).get("module") or AUTOENCODER)
+
+
 def check_network_trusted(checkpoint: Mapping[str, Any], path: str | Path) -> None:
     """Refuse, before importing it, a network outside anomaly_ae that the user has not said
-    they trust (:func:`anomaly_ae.models.nets.check_trusted`)."""
-    net = checkpoint["hyper_parameters"].get("net")
-    target = net.get("_target_") if isinstance(net, Mapping) else None
+    they trust (:func:`anomaly_ae.targets.check_trusted`)."""
+    settings = checkpoint["hyper_parameters"]
+    targets = [module_target(checkpoint)]
+    for key in ("net", "score"):
+        node = settings.get(key)
+        targets.append(str(node.get("_target_") if isinstance(node, Mapping) else SEED_NET))
     try:
-        check_trusted(str(target or SEED_NET))
+        for target in targets:
+            check_trusted(target)
     except ConfigError as err:
         raise CheckpointError(f"{path} is not opened: {err}") from err
 

@@ -18,10 +18,13 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from anomaly_ae.checkpoint import DATA_KEY, check_network_trusted, read_checkpoint
+from anomaly_ae.checkpoint import DATA_KEY, check_network_trusted, module_target, read_checkpoint
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
+from anomaly_ae.data.dataset_sources import check_dataset_trusted
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 from anomaly_ae.models.nets import complete_net_config
+from anomaly_ae.scoring import score_config
+from anomaly_ae.targets import load_class, qualified_name
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,10 @@ log = logging.getLogger(__name__)
 TRAINING_ORDER = ("shuffle_seed", "batch_size")
 RESUME_DATA_SETTINGS = (*SPLIT_SETTINGS, *TRAINING_ORDER)
 # settings whose change puts other images into the validation (calibration) split
-_CALIBRATION_SPLIT = ("normal", "train_size", "val_size", "split_seed")
+_CALIBRATION_SPLIT = ("normal", "normal_path", "train_size", "val_size", "test_size", "split_seed")
+# the model's input shape follows the data (train gives it the data's shape and checks a
+# resumed one against them), so the command line's model=... does not compare it
+_FOLLOWS_DATA = {"input_shape"}
 
 
 def explicit_keys(overrides: Iterable[str], group: DictConfig, name: str) -> set[str]:
@@ -74,6 +80,7 @@ def data_config_for_checkpoint(
         if key not in saved:
             continue
         if key not in explicit:
+            check_dataset_trusted(saved[key], f"data.{key}")  # a dataset class, by _target_
             merged[key] = saved[key]
         elif _changes_calibration_split(key, saved, data) and not _same(saved[key], data[key]):
             log.warning(
@@ -90,7 +97,7 @@ def _changes_calibration_split(key: str, saved: Mapping[str, Any], data: DictCon
     if key in _CALIBRATION_SPLIT:
         return True
     # held-out classes ("mnist_classes") leave the split without them
-    held_out = [v for v in (saved.get("anomaly"), data.get("anomaly")) if v]
+    held_out = [v for v in (saved.get("anomaly"), data.get("anomaly")) if isinstance(v, str)]
     return key in ("anomaly", "anomaly_classes") and any(v.endswith("_classes") for v in held_out)
 
 
@@ -104,11 +111,12 @@ def model_config_for_resume(
     refuse_changes(
         comparable_model(model),
         saved,
-        explicit_keys(overrides, model, "model"),
+        explicit_keys(overrides, model, "model") - _FOLLOWS_DATA,
         "model",
         "continues the saved model",
     )
     instantiation = {k: _plain(v) for k, v in model.items() if str(k).startswith("_")}
+    instantiation["_target_"] = module_target(checkpoint)  # model=vae's class, or the seed's
     return OmegaConf.create({**instantiation, **saved})
 
 
@@ -119,6 +127,8 @@ def comparable_model(model: DictConfig) -> DictConfig:
         return model
     completed = model.copy()
     completed.net = complete_net_config(model.net)
+    if completed.get("score") is not None:
+        completed.score = score_config(model.score)
     return completed
 
 
@@ -144,13 +154,18 @@ def refuse_changes(
 def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConfig) -> list[str]:
     """How a checkpoint's model and data settings differ from a config's (``[]``: the same)."""
     found = []
+    module = module_target(checkpoint)
+    if (
+        "_target_" in model
+        and qualified_name(load_class(model._target_, object, "model", "")) != module
+    ):
+        found.append(f"model={module}")
+    saved_model = checkpoint.get("hyper_parameters") or {}
     for group, saved, current, keys in (
-        ("model", checkpoint.get("hyper_parameters") or {}, comparable_model(model), None),
+        ("model", saved_model, comparable_model(model), sorted(set(saved_model) - _FOLLOWS_DATA)),
         ("data", checkpoint.get(DATA_KEY) or {}, data, RESUME_DATA_SETTINGS),
     ):
-        found += [
-            f"{group}.{k}={saved[k]}" for k in _differing(current, saved, keys or sorted(saved))
-        ]
+        found += [f"{group}.{k}={saved[k]}" for k in _differing(current, saved, keys)]
     return found
 
 

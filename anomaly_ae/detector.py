@@ -67,7 +67,8 @@ class Detector:
         return tuple(self.model.hparams.input_shape)
 
     def score(self, images, grayscale: bool = False, resize: bool = False) -> np.ndarray:
-        """Anomaly scores (sum of squared reconstruction error), higher = more anomalous."""
+        """Anomaly scores (the model's score; by default the sum of squared reconstruction
+        error), higher = more anomalous."""
         return self._scores(images, grayscale, resize).cpu().numpy()
 
     decision_function = score  # PyOD's name for the same thing

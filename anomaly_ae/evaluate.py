@@ -18,7 +18,7 @@ import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
-from anomaly_ae.callbacks import ThresholdCallback
+from anomaly_ae.callbacks import FitScore, ThresholdCallback
 from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint
 from anomaly_ae.checkpoint_settings import data_config_for_checkpoint
 from anomaly_ae.cli import (
@@ -53,9 +53,10 @@ def evaluate(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[st
     cfg.data = data_config_for_checkpoint(cfg.data, checkpoint, overrides)
     with known_warnings_silenced():
         datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)
-        # validation always runs: its scores go into the report; the threshold is re-fitted
-        # only when asked
-        refit = [ThresholdCallback(hydra.utils.instantiate(cfg.threshold))]
+        datamodule.check_input_shape(model.hparams.input_shape, "the checkpoint's model")
+        # validation always runs: its scores go into the report; the score's fitted state
+        # (Mahalanobis, combined) and the threshold are re-fitted only when asked
+        refit = [FitScore(), ThresholdCallback(hydra.utils.instantiate(cfg.threshold))]
         trainer = build_trainer(cfg, refit if cfg.refit_threshold else [])
         trainer.validate(model, datamodule=datamodule, verbose=False)
         started = time.perf_counter()

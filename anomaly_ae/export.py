@@ -28,7 +28,7 @@ from anomaly_ae.errors import AnomalyAEError, ConfigError
 from anomaly_ae.key_hints import hints_for_unknown_keys
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.schemas import ExportConfig
-from anomaly_ae.scoring import reconstruction_error
+from anomaly_ae.scoring import ReconstructionScore
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 
@@ -37,29 +37,31 @@ class ExportMismatchError(AnomalyAEError):
     """The exported file does not compute what the checkpoint computes."""
 
 
-def input_contract(shape: tuple[int, ...]) -> str:
-    """What the exported file takes and returns, in one line."""
+def input_contract(shape: tuple[int, ...], score: str = ReconstructionScore.description) -> str:
+    """What the exported file takes and returns, in one line (``score``: what it computes)."""
     dims = ", ".join(str(d) for d in shape)
     return (
         f"input 'images': float32 [N, {dims}], values in [0, 1]; outputs 'score': float32 [N] "
-        "(sum of squared reconstruction error), 'is_anomaly': bool [N] (score > threshold)"
+        f"({score}), 'is_anomaly': bool [N] (score > threshold)"
     )
 
 
 class ExportedDetector(nn.Module):
-    """Encoder, decoder and threshold: images -> (scores, is_anomaly)."""
+    """Encoder, decoder, the fitted score and the threshold: images -> (scores, is_anomaly)."""
 
     def __init__(self, model: AutoencoderModule) -> None:
         super().__init__()
         self.encoder = model.encoder
         self.decoder = model.decoder
+        self.scorer = model.scorer
         # float32, as the scores: the same comparison the module makes when it tests
         self.register_buffer(
             "threshold", torch.tensor(model.fitted_threshold(), dtype=torch.float32)
         )
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        scores = reconstruction_error(images, self.decoder(self.encoder(images)))
+        codes = self.encoder(images)
+        scores = self.scorer(images, codes, self.decoder(codes))
         return scores, scores > self.threshold
 
 
@@ -191,7 +193,7 @@ def export(cfg: DictConfig) -> dict:
     images = check_images(shape, cfg.check_images, cfg.seed)
     check = check_export(model, path, cfg.format, images, cfg.rtol, cfg.atol)
     print(f"written: {path} ({cfg.format}; threshold {model.fitted_threshold():.4f} baked in)")
-    print(input_contract(shape))
+    print(input_contract(shape, model.scorer.description))
     print(
         f"checked on {check['images']} images against the checkpoint: scores differ by at most "
         f"{check['max_abs_score_difference']:.2e} ({check['max_rel_score_difference']:.1e} "

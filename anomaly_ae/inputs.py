@@ -18,6 +18,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets.mnist import read_image_file
 
+from anomaly_ae.data.pictures import IMAGE_SUFFIXES, picture_array
 from anomaly_ae.data.preprocessing import InputError, to_model_input
 from anomaly_ae.data.sources import read_idx
 from anomaly_ae.errors import CorruptDataError, one_line
@@ -30,8 +31,6 @@ __all__ = [
     "read_inputs",
     "to_model_input",
 ]
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 @dataclass(frozen=True)
@@ -119,13 +118,7 @@ def _read_picture(file: Path) -> np.ndarray:
     try:
         with Image.open(file) as image:
             image.load()
-            if image.mode in ("L", "1", "LA"):
-                return np.array(image.getchannel(0), dtype=np.uint8)
-            if image.mode.startswith("I;16"):
-                return np.array(image, dtype=np.float32) / 65535.0
-            if image.mode == "F":
-                return np.array(image, dtype=np.float32)
-            return np.array(image.convert("RGB"), dtype=np.uint8)
+            return picture_array(image)
     except (UnidentifiedImageError, OSError) as err:
         kind = "an image" if file.suffix.lower() in IMAGE_SUFFIXES else "an image, .npy or IDX file"
         raise InputError(f"cannot be read as {kind} ({one_line(err, 200)})") from err

@@ -30,6 +30,8 @@ from anomaly_ae.models.autoencoder import AutoencoderModule
 from anomaly_ae.models.conv import ConvAutoencoder
 from anomaly_ae.models.mlp import MlpAutoencoder
 from anomaly_ae.models.nets import CONV_NET, SEED_NET
+from anomaly_ae.models.vae import VAE_NET, VaeAutoencoder, VaeModule
+from anomaly_ae.scoring import RECONSTRUCTION
 from anomaly_ae.thresholds import ConformalThreshold, GaussianThreshold, QuantileThreshold
 
 # Optional[...] rather than "X | None": OmegaConf reads these annotations at runtime.
@@ -48,14 +50,27 @@ def default_of(target: Callable[..., Any], name: str) -> Any:
 
 @dataclass
 class DataConfig:
+    """The data module; ``normal`` and ``anomaly`` are a name (``mnist``...), ``folder`` or
+    ``npy`` (with ``normal_path`` / ``anomaly_path``), or a dataset class as a mapping
+    (``{_target_: torchvision.datasets.FakeData, size: 100}``), handed over as plain values."""
+
     _target_: str = "anomaly_ae.data.AnomalyDataModule"
+    # a dataset class in normal/anomaly is built by the data module, not by Hydra
+    _recursive_: bool = False
+    _convert_: str = "all"
     root: str = MISSING
-    normal: str = default_of(AnomalyDataModule, "normal")
-    anomaly: Optional[str] = default_of(AnomalyDataModule, "anomaly")  # noqa: UP045
+    normal: Any = default_of(AnomalyDataModule, "normal")
+    anomaly: Any = default_of(AnomalyDataModule, "anomaly")
+    normal_path: Optional[str] = default_of(AnomalyDataModule, "normal_path")  # noqa: UP045
+    anomaly_path: Optional[str] = default_of(AnomalyDataModule, "anomaly_path")  # noqa: UP045
     anomaly_classes: Optional[list[int]] = default_of(AnomalyDataModule, "anomaly_classes")  # noqa: UP045
     train_size: Optional[int] = default_of(AnomalyDataModule, "train_size")  # noqa: UP045
     val_size: int = default_of(AnomalyDataModule, "val_size")
+    test_size: Optional[int] = default_of(AnomalyDataModule, "test_size")  # noqa: UP045
     split_seed: int = default_of(AnomalyDataModule, "split_seed")
+    grayscale: bool = default_of(AnomalyDataModule, "grayscale")
+    resize: bool = default_of(AnomalyDataModule, "resize")
+    image_size: Optional[list[int]] = default_of(AnomalyDataModule, "image_size")  # noqa: UP045
     shuffle_seed: int = default_of(AnomalyDataModule, "shuffle_seed")
     batch_size: int = default_of(AnomalyDataModule, "batch_size")
     eval_batch_size: int = default_of(AnomalyDataModule, "eval_batch_size")
@@ -91,11 +106,37 @@ class ModelConfig:
     _recursive_: bool = False
     _convert_: str = "all"
     net: Any = MISSING
+    # the anomaly score, chosen with score=reconstruction|mahalanobis|combined (conf/score/)
+    score: Any = default_of(AutoencoderModule, "score")
     input_shape: list[int] = default_of(AutoencoderModule, "input_shape")
     latent_dim: int = default_of(AutoencoderModule, "latent_dim")
     lr: float = default_of(AutoencoderModule, "lr")
     weight_decay: float = default_of(AutoencoderModule, "weight_decay")
     scheduler: Optional[str] = default_of(AutoencoderModule, "scheduler")  # noqa: UP045
+
+
+@dataclass
+class VaeNetConfig:
+    """model=vae's network: ``model.net.hidden_dims`` (the seed's MLP sizes)."""
+
+    _target_: str = VAE_NET
+    hidden_dims: list[int] = default_of(VaeAutoencoder, "hidden_dims")
+
+
+@dataclass
+class VaeModelConfig(ModelConfig):
+    """model=vae: the LightningModule trained on the negative ELBO, ``model.beta`` weighing
+    its KL term."""
+
+    _target_: str = "anomaly_ae.models.vae.VaeModule"
+    beta: float = default_of(VaeModule, "beta")
+
+
+@dataclass
+class ScoreConfig:
+    """A score of :mod:`anomaly_ae.scoring` (its state is fitted, not configured)."""
+
+    _target_: str = RECONSTRUCTION
 
 
 @dataclass
@@ -174,8 +215,9 @@ class TrainConfig(LightningRunConfig):
 @dataclass
 class EvaluateConfig(LightningRunConfig):
     ckpt_path: str = MISSING  # the checkpoint to test (required)
-    # re-fit the threshold on the validation split with the `threshold` rule before testing;
-    # false keeps the threshold stored in the checkpoint
+    # re-fit the threshold on the validation split with the `threshold` rule before testing
+    # (and a fitted score, such as score=mahalanobis, on the training and validation split);
+    # false keeps what the checkpoint stores
     refit_threshold: bool = False
 
 
@@ -212,6 +254,9 @@ def register_schemas() -> None:
     store.store(name="model_schema", node=ModelConfig)
     store.store(name="mlp_net_schema", node=MlpNetConfig)
     store.store(name="conv_net_schema", node=ConvNetConfig)
+    store.store(name="vae_model_schema", node=VaeModelConfig)
+    store.store(name="vae_net_schema", node=VaeNetConfig)
+    store.store(name="score_schema", node=ScoreConfig)
     store.store(name="gaussian_threshold_schema", node=GaussianThresholdConfig)
     store.store(name="quantile_threshold_schema", node=QuantileThresholdConfig)
     store.store(name="conformal_threshold_schema", node=ConformalThresholdConfig)

@@ -16,7 +16,7 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from anomaly_ae.callbacks import ThresholdCallback
+from anomaly_ae.callbacks import FitScore, ThresholdCallback
 from anomaly_ae.checkpoint import read_checkpoint
 from anomaly_ae.checkpoint_settings import (
     RESUME_DATA_SETTINGS,
@@ -52,9 +52,10 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[str, 
         pl.seed_everything(cfg.seed, workers=True)
         resume = resume_checkpoint(cfg, overrides)
         datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)
+        take_data_shape(cfg, datamodule, overrides, resumed=resume is not None)
         model: AutoencoderModule = hydra.utils.instantiate(cfg.model)
         threshold = ThresholdCallback(hydra.utils.instantiate(cfg.threshold))
-        trainer = build_trainer(cfg, [threshold])
+        trainer = build_trainer(cfg, [FitScore(), threshold])
 
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
@@ -109,6 +110,25 @@ def resume_checkpoint(cfg: DictConfig, overrides: Sequence[str]) -> str | None:
     )
     log.info("resuming from %s (step %d)", path, checkpoint.get("global_step", 0))
     return str(path)
+
+
+def take_data_shape(
+    cfg: DictConfig, datamodule: AnomalyDataModule, overrides: Sequence[str], resumed: bool
+) -> None:
+    """Give the model the data's image shape: ``model.input_shape`` becomes the normal set's
+    ``(C, H, W)`` (32x32, 3 channels, ...). A resumed model, or a ``model.input_shape=`` on the
+    command line, of another shape is refused in one line."""
+    shape = list(datamodule.input_shape)
+    given = [int(v) for v in cfg.model.input_shape]
+    if given != shape:
+        if resumed:
+            datamodule.check_input_shape(given, "the checkpoint's model")
+        if any(o.lstrip("+").partition("=")[0] == "model.input_shape" for o in overrides):
+            raise ConfigError(
+                f"model.input_shape={given} but the data ({datamodule.normal_name}) are "
+                f"{shape}; drop model.input_shape: the model takes the data's shape"
+            )
+    cfg.model.input_shape = shape
 
 
 def calibrate_final_weights(

@@ -46,8 +46,8 @@ def normal_images(n: int, rng: np.random.Generator) -> np.ndarray:
     return images
 
 
-def anomaly_images(n: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.integers(128, 256, size=(n, 28, 28), dtype=np.uint8)
+def anomaly_images(n: int, rng: np.random.Generator, size: int = 28) -> np.ndarray:
+    return rng.integers(128, 256, size=(n, size, size), dtype=np.uint8)
 
 
 def write_split(raw: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
@@ -74,6 +74,31 @@ def make_tiny_root(root: Path, sizes: dict[str, int] = TINY) -> Path:
         labels + 1,
     )
     return root
+
+
+def write_pngs(folder: Path, images: np.ndarray, prefix: str = "image") -> Path:
+    """Each of ``images`` (``uint8``, ``(N, H, W)`` gray or ``(N, H, W, 3)`` colour) as a PNG
+    file ``<prefix>-<i>.png`` in ``folder``, written by PIL."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{prefix}-{i:03d}.png")
+    return folder
+
+
+def dataset_setting(role: str, target: str, **settings: object) -> str:
+    """A ``data.normal=`` / ``data.anomaly=`` override naming a dataset class, in Hydra's
+    dictionary syntax: ``data.anomaly={_target_: torchvision.datasets.FakeData, size: 20}``."""
+    everything = {"_target_": target, **settings}
+    items = ", ".join(f"{k}: {_hydra_value(v)}" for k, v in everything.items())
+    return f"data.{role}={{{items}}}"
+
+
+def _hydra_value(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_hydra_value(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def real_data_root() -> Path | None:

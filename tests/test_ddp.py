@@ -22,12 +22,18 @@ ODD_SIZES = {"train": 240, "test": 61, "anomaly": 40}
 
 
 @pytest.mark.slow
-def test_cpu_ddp_threshold_and_metrics_equal_single_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("score", ["reconstruction", "combined"])
+def test_cpu_ddp_threshold_and_metrics_equal_single_process(score: str, tmp_path: Path) -> None:
+    """With the threshold re-fitted (and a fitted score such as score=combined: its
+    Mahalanobis mean and precision and its scales) on two processes."""
     root = make_tiny_root(tmp_path / "data", ODD_SIZES)
     odd = ("data.val_size=39", "data.eval_batch_size=8")
     train(
         compose_config(
-            "train", tiny_overrides(root, tmp_path / "train", *odd, "trainer.max_epochs=3")
+            "train",
+            tiny_overrides(
+                root, tmp_path / "train", *odd, "trainer.max_epochs=3", f"score={score}"
+            ),
         )
     )
     ckpt = f"ckpt_path={tmp_path / 'train' / 'checkpoints' / 'last.ckpt'}"
@@ -55,7 +61,9 @@ def test_cpu_ddp_threshold_and_metrics_equal_single_process(tmp_path: Path) -> N
 
     assert ddp["device"]["devices"] == 2
     assert ddp["calibration"]["n"] == single["calibration"]["n"] == 39
-    assert ddp["threshold"] == pytest.approx(single["threshold"], rel=1e-6, abs=1e-6)
+    # float32 scores of the same images in other batch compositions: equal to rounding (the
+    # combined score's standardised parts are sums of terms some hundred times larger)
+    assert ddp["threshold"] == pytest.approx(single["threshold"], rel=1e-5, abs=1e-6)
     assert ddp["metrics"]["n_normal"] == 61 and ddp["metrics"]["n_anomaly"] == 40
     assert single["metrics"]["n_anomaly_flagged"] > 0, "the check needs a model that flags"
     for name, value in single["metrics"].items():

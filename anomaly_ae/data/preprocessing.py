@@ -2,12 +2,14 @@
 
 :func:`to_model_input` holds all of it: the scaling (``uint8`` divided by 255, in ``float32``),
 the layouts and channels (colour made gray with the ITU-R 601-2 luma weights, in one place)
-and the resize. The data module's IDX images take it through :func:`to_float_images`, the
-images given to ``detect`` and the :class:`~anomaly_ae.detector.Detector` directly (files are
-read in :mod:`anomaly_ae.inputs`), so the same pixels become the same tensor on both paths.
+and the resize. The data module's images, from every source, take it through
+:func:`set_to_model_input`, the images given to ``detect`` and the
+:class:`~anomaly_ae.detector.Detector` directly (files are read in :mod:`anomaly_ae.inputs`),
+so the same pixels become the same tensor on both paths.
 
-Nothing is converted silently: colour images need ``grayscale=True`` and images of another
-size need ``resize=True``; without them :class:`InputError` says what to change.
+Nothing is converted silently: colour images for a gray model need ``grayscale=True`` and
+images of another size need ``resize=True``; without them :class:`InputError` says what to
+change. A colour model keeps the colour (channels first or last; alpha is dropped).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from anomaly_ae.data.pictures import ImageSet
 from anomaly_ae.errors import AnomalyAEError
 
 # ITU-R 601-2 luma, the weights PIL's convert("L") uses
@@ -47,7 +50,7 @@ def to_model_input(
     channels, height, width = shape
     colour_last = x.dim() >= 3 and x.shape[-1] in (3, 4) and x.shape[-3] not in (1, 3, 4)
     if colour_last:
-        if not grayscale:
+        if channels == 1 and not grayscale:
             raise InputError(
                 "the images have colour channels; pass grayscale=true to make them gray"
             )
@@ -76,9 +79,12 @@ def to_model_input(
         raise InputError(
             f"expected (H, W), (N, H, W) or (N, C, H, W) images, got shape {tuple(x.shape)}"
         )
-    # channels-last colour is always made gray (grayscale=true was needed to get here)
-    if colour_last or (grayscale and channels == 1 and x.shape[1] in (3, 4)):
+    # colour for a gray model is made gray (only with grayscale=true, checked above for
+    # channels-last colour); a colour model keeps the colour, without the alpha channel
+    if channels == 1 and grayscale and x.shape[1] in (3, 4):
         x = _gray(x)
+    elif channels == 3 and x.shape[1] == 4:
+        x = x[:, :3]
     if x.shape[1] != channels:
         raise InputError(
             f"the images have {x.shape[1]} channels, the model takes "
@@ -94,6 +100,22 @@ def to_model_input(
             x, size=(height, width), mode="bilinear", antialias=True, align_corners=False
         ).clamp_(0, 1)
     return x.contiguous()
+
+
+def set_to_model_input(
+    images: ImageSet, shape: tuple[int, int, int], grayscale: bool = False, resize: bool = False
+) -> torch.Tensor:
+    """A set of images (see :mod:`anomaly_ae.data.pictures`) as model input ``(N, C, H, W)``.
+
+    One :func:`to_model_input` call for a tensor; one per image for a list (images of several
+    sizes), each then converted exactly as ``detect`` converts one file, into the one result.
+    """
+    if isinstance(images, torch.Tensor):
+        return to_model_input(images, shape, grayscale, resize)
+    result = torch.empty((len(images), *shape), dtype=torch.float32)
+    for i, image in enumerate(images):
+        result[i] = to_model_input(image, shape, grayscale, resize)[0]
+    return result
 
 
 def to_float_images(images: torch.Tensor) -> torch.Tensor:

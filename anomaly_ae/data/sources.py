@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.error import URLError
 
 import torch
@@ -19,6 +19,7 @@ from torchvision import datasets as tv_datasets
 from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import check_integrity, download_and_extract_archive
 
+from anomaly_ae.data.pictures import ImageSet
 from anomaly_ae.errors import ConfigError, CorruptDataError, DataNotFoundError, one_line
 
 Split = Literal["train", "test"]
@@ -28,9 +29,13 @@ _FILE_PREFIX = {"train": "train", "test": "t10k"}
 
 @dataclass(frozen=True)
 class LabelledImages:
-    """Images as ``uint8`` of shape ``(N, H, W)`` with their class labels ``(N,)``."""
+    """Images with their class labels ``(N,)`` (``-1`` where a source has none).
 
-    images: torch.Tensor
+    IDX files give ``uint8`` ``(N, H, W)``; the other sources a set of channels-first images
+    (:mod:`anomaly_ae.data.pictures`): ``(N, C, H, W)``, or a list for several sizes.
+    """
+
+    images: ImageSet
     labels: torch.Tensor
 
     def __len__(self) -> int:
@@ -43,6 +48,8 @@ class IdxSource:
 
     name: str
     torchvision_class: type[tv_datasets.MNIST]
+    # a train and a test split (the other sources may be one collection of images)
+    has_test_split: ClassVar[bool] = True
 
     @property
     def folder(self) -> str:

@@ -17,8 +17,9 @@ from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
 from anomaly_ae.errors import ConfigError, TrainingDivergedError
 from anomaly_ae.metrics import Evaluation, ScoreCollector, ScoredImages
-from anomaly_ae.models.nets import build_net, complete_net_config
-from anomaly_ae.scoring import reconstruction_error
+from anomaly_ae.models.nets import SEED_NET, build_net, complete_net_config
+from anomaly_ae.scoring import build_score, reconstruction_error, score_config
+from anomaly_ae.targets import qualified_name
 
 SCHEDULERS = ("cosine",)
 
@@ -44,9 +45,13 @@ class AutoencoderModule(pl.LightningModule):
     callback, the reports) take them from there.
     """
 
+    #: the network of ``net=None``
+    default_net = SEED_NET
+
     def __init__(
         self,
         net: Mapping[str, Any] | None = None,
+        score: Mapping[str, Any] | None = None,
         input_shape: Sequence[int] = (1, 28, 28),
         latent_dim: int = 32,
         lr: float = 1e-3,
@@ -65,10 +70,17 @@ class AutoencoderModule(pl.LightningModule):
             raise ConfigError(
                 f"model.scheduler={scheduler} is unknown; choose null or {', '.join(SCHEDULERS)}"
             )
-        net = complete_net_config(net)  # every setting, so the checkpoint rebuilds it alone
-        self.save_hyperparameters(logger=False)  # the run logs its whole config instead
+        net = complete_net_config(net, self.default_net)  # every setting: checkpoints rebuild it
+        score = score_config(score)
+        # named, not read from the frames: a subclass's own arguments (VaeModule's beta) are
+        # added to these; the run logs its whole config instead
+        settings = {"net": net, "score": score, "input_shape": input_shape}
+        settings |= {"latent_dim": latent_dim, "lr": lr, "weight_decay": weight_decay}
+        self.save_hyperparameters({**settings, "scheduler": scheduler}, logger=False)
         network = build_net(net, input_shape, latent_dim)
         self.encoder, self.decoder = network.encoder, network.decoder
+        # the anomaly score; what it fits (FitScore, before each validation) is in its buffers
+        self.scorer = build_score(score, latent_dim)
         # one image through the model fills the FLOPs and size columns of Lightning's summary
         self.example_input_array = torch.zeros(1, *input_shape)
         # float32 like the scores it is compared with; accelerators such as MPS have no float64
@@ -99,8 +111,29 @@ class AutoencoderModule(pl.LightningModule):
         return self.decoder(self.encoder(images))
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
-        """Anomaly score of each image: sum of squared reconstruction error."""
-        return reconstruction_error(images, self(images))
+        """Anomaly score of each image (``model.score``; by default the seed's sum of squared
+        reconstruction error)."""
+        codes = self.encoder(images)
+        return self.scorer(images, codes, self.decoder(codes))
+
+    @torch.inference_mode()
+    def codes_and_errors(
+        self, images: torch.Tensor, batch_size: int = 10_000
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent codes and reconstruction errors of any number of images, in eval mode and
+        large chunks: what the scores are fitted on."""
+        was_training = self.training
+        self.eval()
+        try:
+            codes, errors = [], []
+            for chunk in images.split(batch_size):
+                x = chunk.to(self.device, non_blocking=True)
+                z = self.encoder(x)
+                codes.append(z.flatten(1))
+                errors.append(reconstruction_error(x, self.decoder(z)))
+            return torch.cat(codes), torch.cat(errors)
+        finally:
+            self.train(was_training)
 
     @torch.inference_mode()
     def score_images(self, images: torch.Tensor, batch_size: int = 10_000) -> torch.Tensor:
@@ -157,9 +190,19 @@ class AutoencoderModule(pl.LightningModule):
         """Whether the threshold was fitted on the current weights (at their step)."""
         return self.is_calibrated and self.calibration.get("step") == self.weights_step
 
+    def training_loss(self, images: torch.Tensor) -> torch.Tensor:
+        """The loss of a training batch: the mean squared reconstruction error (the seed's)."""
+        return F.mse_loss(self(images), images)
+
+    def validation_loss(
+        self, images: torch.Tensor, codes: torch.Tensor, reconstructions: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss of a validation batch (``val/loss``), from its codes and reconstructions."""
+        return F.mse_loss(reconstructions, images)
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         images = batch.images
-        loss = F.mse_loss(self(images), images)
+        loss = self.training_loss(images)
         value = loss.item()  # the one host sync of a step: the NaN check and the loss curve
         if not math.isfinite(value):
             self._stop_diverged(value)
@@ -216,11 +259,12 @@ class AutoencoderModule(pl.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         images = batch.images
-        reconstructions = self(images)
-        loss = F.mse_loss(reconstructions, images)
+        codes = self.encoder(images)
+        reconstructions = self.decoder(codes)
+        loss = self.validation_loss(images, codes, reconstructions)
         self.val_loss_mean.update(loss.detach(), len(images))
         if not self.trainer.sanity_checking:  # a couple of batches of an untrained model
-            scores = reconstruction_error(images, reconstructions)
+            scores = self.scorer(images, codes, reconstructions)
             self.validation_scores.update(scores, batch.targets, batch.indices)
 
     def on_validation_epoch_start(self) -> None:
@@ -318,6 +362,8 @@ class AutoencoderModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["anomaly_ae"] = {
             "version": __version__,
+            # the LightningModule class the settings are for (model=vae's differs)
+            "module": qualified_name(type(self)),
             "calibration": self.calibration,
             "training_losses": self.training_losses(),
             "validation_losses": self.validation_losses(),

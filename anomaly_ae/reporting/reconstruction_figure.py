@@ -75,7 +75,8 @@ def reconstruction_figure(
         images = scored.images[torch.tensor([i for _, i in chosen])].to(model.device)
         with torch.inference_mode():
             reconstructions = model(images)
-        errors = (images - reconstructions) ** 2
+        # per pixel, summed over the channels: each pixel's share of the score
+        errors = ((images - reconstructions) ** 2).sum(1, keepdim=True)
         strips.append([_strip(x.cpu()).numpy() for x in (images, reconstructions, errors)])
     error_max = max(float(np.nanmax(strip[2])) for strip in strips) or 1.0
     for block, ((scored, chosen), strip) in enumerate(zip(rows, strips, strict=True)):
@@ -110,8 +111,13 @@ def reconstruction_figure(
 
 
 def _strip(images: torch.Tensor, gap: int = 2) -> torch.Tensor:
-    """``(N, C, H, W)`` images side by side, as one ``(H, W')`` array; the gaps are NaN, which
-    matplotlib leaves blank."""
-    single = images[:, 0].float()
-    pad = torch.full((single.shape[0], single.shape[1], gap), math.nan)
-    return torch.cat([single, pad], dim=2).permute(1, 0, 2).reshape(single.shape[1], -1)
+    """``(N, C, H, W)`` images side by side: one ``(H, W')`` array of gray images, whose gaps
+    are NaN (matplotlib leaves them blank), or one ``(H, W', 3)`` RGB array of colour images,
+    whose gaps are white."""
+    if images.shape[1] == 1:
+        x, fill = images[:, 0].float(), math.nan
+    else:
+        x, fill = images[:, :3].float().permute(0, 2, 3, 1), 1.0
+    pad = torch.full((x.shape[0], x.shape[1], gap, *x.shape[3:]), fill)
+    joined = torch.cat([x, pad], dim=2)  # (N, H, W + gap[, 3])
+    return joined.transpose(0, 1).reshape(x.shape[1], -1, *x.shape[3:])

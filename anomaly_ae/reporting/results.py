@@ -93,6 +93,9 @@ def format_summary(results: dict[str, Any]) -> str:
     shown = "+inf" if threshold is None else f"{threshold:.4f}"
     step = f", step {cal['step']}" if "step" in cal else ""
     lines = [f"threshold {shown} ({rule}{step})"]
+    score = results.get("score") or {}
+    if score and not score["_target_"].endswith(".ReconstructionScore"):  # not the seed's
+        lines.insert(0, f"score: {score['description']}")
     names = [data["normal"] + " test"] + ([data["anomaly"] + " test"] if data["anomaly"] else [])
     width = max(16, *(len(n) + 2 for n in names))
     lines.append(f"  {'set':<{width}}{'images':>8}{'flagged':>9}  error")

@@ -48,6 +48,11 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
     return facts
 
 
+def score_facts(model: AutoencoderModule) -> dict[str, Any]:
+    """Which score the threshold and metrics are of, for results.json."""
+    return {"_target_": model.hparams.score["_target_"], "description": model.scorer.description}
+
+
 def saved_checkpoints(trainer: pl.Trainer, tested: str | Path) -> dict[str, str]:
     """``last``: the tested weights; ``best``: the best by the monitored quantity, if kept."""
     saved = {"last": str(tested)}
@@ -85,7 +90,7 @@ def finish_run(
         data=datamodule.describe(),
         tested={"step": model.weights_step, "checkpoint": str(checkpoint)},
         config=OmegaConf.to_container(cfg, resolve=True),
-        extra={**run_facts(trainer), **extra},
+        extra={"score": score_facts(model), **run_facts(trainer), **extra},
     )
     if trainer.is_global_zero:
         run_dir = Path(cfg.paths.output_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def write_summary(sweep_dir: str | Path, rows: list[dict[str, Any]]) -> tuple[Pa
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "overrides": " ".join(row["overrides"])})
-    md_path.write_text(format_table(rows) + "\n")
+    over_seeds = format_over_seeds(rows)
+    extra = f"\n\nmean ± sd over seeds:\n\n{over_seeds}" if over_seeds else ""
+    md_path.write_text(format_table(rows) + extra + "\n")
     return csv_path, md_path
 
 
@@ -102,6 +105,40 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# what the table over seeds gives as mean ± sd, and how
+SEED_COLUMNS = (
+    ("type I", "type_I_error", 100, "{:.2f} ± {:.2f} %"),
+    ("type II", "type_II_error", 100, "{:.2f} ± {:.2f} %"),
+    ("AUROC", "auroc", 1, "{:.4f} ± {:.4f}"),
+    ("fit s", "fit_seconds", 1, "{:.0f} ± {:.0f}"),
+)
+
+
+def format_over_seeds(rows: list[dict[str, Any]]) -> str:
+    """Runs that differ only in ``seed=`` grouped into one row each: the mean ± sd (sample
+    sd, n - 1) of their errors, AUROC and fit time; ``""`` when no two runs share settings."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        settings = tuple(o for o in row["overrides"] if not o.startswith("seed="))
+        groups.setdefault(settings, []).append(row)
+    if not any(len(runs) > 1 for runs in groups.values()):
+        return ""
+    shared = set.intersection(*(set(settings) for settings in groups))
+    header = ["settings", "seeds", *(name for name, *_ in SEED_COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for settings, runs in groups.items():
+        cells = [f"`{' '.join(o for o in settings if o not in shared) or '-'}`", str(len(runs))]
+        for _, key, factor, pattern in SEED_COLUMNS:
+            values = [factor * r[key] for r in runs if r[key] is not None]
+            if not values:
+                cells.append("n/a")
+                continue
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(pattern.format(statistics.fmean(values), sd))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def summarize(sweep_dir: str | Path) -> tuple[str, list[dict[str, Any]]]:
     """Collect, write (summary.csv, summary.md, summary.png) and format a sweep's summary;
     returns the table and the rows."""
@@ -109,7 +146,9 @@ def summarize(sweep_dir: str | Path) -> tuple[str, list[dict[str, Any]]]:
     if rows:
         write_summary(sweep_dir, rows)
         sweep_figure(rows).savefig(Path(sweep_dir) / "summary.png", dpi=110)
-    return format_table(rows), rows
+    over_seeds = format_over_seeds(rows)
+    table = format_table(rows) + (f"\n\nmean ± sd over seeds:\n{over_seeds}" if over_seeds else "")
+    return table, rows
 
 
 class SweepSummary(Callback):
