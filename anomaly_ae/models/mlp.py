@@ -61,6 +61,14 @@ class Decoder(nn.Module):
         return self.layers(z)
 
 
+def positive_layer_sizes(hidden_dims: Sequence[int]) -> list[int]:
+    """``model.net.hidden_dims`` as ints, refused unless every one is a positive size."""
+    sizes = [int(d) for d in hidden_dims]
+    if any(d < 1 for d in sizes):
+        raise ConfigError(f"model.net.hidden_dims={sizes} must all be positive layer sizes")
+    return sizes
+
+
 class MlpAutoencoder(nn.Module):
     """``model=mlp``: the seed's network (``hidden_dims=(256, 128)``), an :class:`Encoder` and
     a mirrored :class:`Decoder`.
@@ -77,11 +85,7 @@ class MlpAutoencoder(nn.Module):
         hidden_dims: Sequence[int] = (256, 128),
     ) -> None:
         super().__init__()
-        hidden_dims = [int(d) for d in hidden_dims]
-        if any(d < 1 for d in hidden_dims):
-            raise ConfigError(
-                f"model.net.hidden_dims={hidden_dims} must all be positive layer sizes"
-            )
+        hidden_dims = positive_layer_sizes(hidden_dims)
         self.encoder = Encoder(input_shape, hidden_dims, latent_dim)
         self.decoder = Decoder(input_shape, hidden_dims, latent_dim)
 

@@ -13,7 +13,7 @@ sample ``z = mean + exp(log_var / 2) * eps`` plus ``beta`` times ``KL(q(z | x) |
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.models.autoencoder import AutoencoderModule
-from anomaly_ae.models.mlp import Decoder, _linear_relu_stack
+from anomaly_ae.models.mlp import Decoder, _linear_relu_stack, positive_layer_sizes
 
 VAE_NET = "anomaly_ae.models.vae.VaeAutoencoder"
 
@@ -55,11 +55,7 @@ class VaeAutoencoder(nn.Module):
         self, input_shape: Sequence[int], latent_dim: int, hidden_dims: Sequence[int] = (256, 128)
     ) -> None:
         super().__init__()
-        hidden_dims = [int(d) for d in hidden_dims]
-        if any(d < 1 for d in hidden_dims):
-            raise ConfigError(
-                f"model.net.hidden_dims={hidden_dims} must all be positive layer sizes"
-            )
+        hidden_dims = positive_layer_sizes(hidden_dims)
         self.encoder = VaeEncoder(input_shape, hidden_dims, latent_dim)
         self.decoder = Decoder(input_shape, hidden_dims, latent_dim)
 
@@ -83,21 +79,13 @@ class VaeModule(AutoencoderModule):
 
     default_net = VAE_NET
 
-    def __init__(
-        self,
-        net: Mapping[str, Any] | None = None,
-        score: Mapping[str, Any] | None = None,
-        input_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 32,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        scheduler: str | None = None,
-        beta: float = 1.0,
-    ) -> None:
+    def __init__(self, *, beta: float = 1.0, **settings: Any) -> None:
+        """``settings``: :class:`AutoencoderModule`'s, with its defaults (``net`` defaults to
+        :class:`VaeAutoencoder`)."""
         beta = float(beta)
         if not beta >= 0:
             raise ConfigError(f"model.beta={beta} must be a non-negative weight of the KL term")
-        super().__init__(net, score, input_shape, latent_dim, lr, weight_decay, scheduler)
+        super().__init__(**settings)
         self.hparams["beta"] = beta
         if not callable(getattr(self.encoder, "distribution", None)):
             raise ConfigError(
