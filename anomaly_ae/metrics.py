@@ -96,12 +96,18 @@ class Evaluation:
     validation: ScoredImages | None
     test: ScoredImages
     metrics: dict[str, float | int | None]
+    #: what the scores are (the score's description), for axis labels
+    score: str = "sum of squared error"
 
     @classmethod
     def of(
-        cls, threshold: float, validation: ScoredImages | None, test: ScoredImages
+        cls,
+        threshold: float,
+        validation: ScoredImages | None,
+        test: ScoredImages,
+        score: str = "sum of squared error",
     ) -> Evaluation:
-        return cls(threshold, validation, test, detection_metrics(*test, threshold))
+        return cls(threshold, validation, test, detection_metrics(*test, threshold), score)
 
     @property
     def has_both_classes(self) -> bool:

@@ -117,3 +117,19 @@ def test_a_fitted_score_runs_end_to_end(name: str, tiny_root: Path, tmp_path: Pa
     assert saved["config"]["model"]["score"]["_target_"] == results["score"]["_target_"]
     # the printed summary says which score its threshold is of (the seed's is not named)
     assert format_summary(saved).splitlines()[0] == f"score: {model.scorer.description}"
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")
+def test_a_tests_evaluation_says_which_score_it_holds() -> None:
+    """The report's and TensorBoard's score axis name the model's score."""
+    from anomaly_ae.reporting.report_figure import score_figure
+
+    model = AutoencoderModule(score={"_target_": "anomaly_ae.scoring.MahalanobisScore"})
+    model.test_scores.update(
+        torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0, 1, 1]), torch.arange(3)
+    )
+    model.set_threshold(1.5, {"rule": "manual"})
+    model.on_test_epoch_end()
+    assert model.evaluation.score == model.scorer.description
+    label = score_figure(model.evaluation, "MNIST", "KMNIST").axes[0].get_xlabel()
+    assert label.startswith(f"anomaly score ({model.scorer.description};")

@@ -314,7 +314,8 @@ class AutoencoderModule(pl.LightningModule):
         test = self.scored("test")
         if test is None:
             return
-        self._evaluation = Evaluation.of(self.fitted_threshold(), self.scored("validation"), test)
+        validation, score = self.scored("validation"), self.scorer.description
+        self._evaluation = Evaluation.of(self.fitted_threshold(), validation, test, score)
         rates = {f"test/{name}": value for name, value in self._evaluation.rates().items()}
         self.log_dict(rates, rank_zero_only=True)
 

@@ -24,8 +24,10 @@ def plot_score_distributions(
     sets: dict[str, torch.Tensor],
     threshold: float,
     annotation: str = "",
+    score: str = "sum of squared error",
 ) -> None:
-    """Histograms (as densities) of each set's scores, with the threshold as a line."""
+    """Histograms (as densities) of each set's scores (``score``: what they are), with the
+    threshold as a line."""
     values = [s.double().numpy() for s in sets.values() if s.numel()]
     if not values:
         ax.text(0.5, 0.5, "no scores", ha="center", transform=ax.transAxes)
@@ -46,7 +48,7 @@ def plot_score_distributions(
             )
     if math.isfinite(threshold):
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f}")
-    ax.set_xlabel("anomaly score (sum of squared error; the last bin holds the tail)")
+    ax.set_xlabel(f"anomaly score ({score}; the last bin holds the tail)")
     ax.set_ylabel("density")
     ax.set_title("Score distributions" + (f": {annotation}" if annotation else ""))
     ax.legend(fontsize="small")

@@ -36,7 +36,7 @@ def _plot_scores(
     if anomaly_name is not None:
         errors.append(f"type II {percent(metrics['type_II_error'])}")
     sets = {s.label: s.scores for s in evaluation.score_sets(normal_name, anomaly_name)}
-    plot_score_distributions(ax, sets, evaluation.threshold, ", ".join(errors))
+    plot_score_distributions(ax, sets, evaluation.threshold, ", ".join(errors), evaluation.score)
 
 
 def report_figure(
