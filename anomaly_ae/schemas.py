@@ -82,10 +82,13 @@ class DataConfig:
 
 @dataclass
 class MlpNetConfig:
-    """model=mlp's network, the seed's: ``model.net.hidden_dims``."""
+    """model=mlp's network, the seed's: ``model.net.hidden_dims`` (the encoder's; the decoder
+    mirrors them) and ``model.net.latent_relu`` (a ReLU on the code, the seed's; false: a
+    linear code)."""
 
     _target_: str = SEED_NET
     hidden_dims: list[int] = default_of(MlpAutoencoder, "hidden_dims")
+    latent_relu: bool = default_of(MlpAutoencoder, "latent_relu")
 
 
 @dataclass

@@ -243,4 +243,4 @@ def test_user_experiments_compose_from_a_folder_of_their_own(
     assert "experiment_name: tiny_user" in out and "latent_dim: 8" in out
     if how == "config_dir":  # --help lists the user's experiments next to the shipped ones
         _, shipped, _ = hydra_cli("train", *where, "--help", cwd=tmp_path)
-        assert "experiment: hw7, tiny_user" in shipped
+        assert "experiment: hw7, kmnist_strong, tiny_user" in shipped

@@ -65,6 +65,22 @@ def test_sizes_are_configurable_and_shapes_round_trip() -> None:
     assert bool(((out > 0) & (out < 1)).all())
 
 
+def test_latent_relu_false_leaves_the_code_linear_and_keeps_the_weights_names() -> None:
+    net = {"_target_": "anomaly_ae.models.MlpAutoencoder", "hidden_dims": [64]}
+    seeded = AutoencoderModule(net=net, latent_dim=8)
+    linear = AutoencoderModule(net={**net, "latent_relu": False}, latent_dim=8)
+    assert layers_of(linear.encoder) == ["Linear(784,64)", "ReLU", "Linear(64,8)"]
+    assert linear.hparams.net["latent_relu"] is False
+    assert seeded.hparams.net["latent_relu"] is True  # the seed's, recorded in checkpoints
+    # the same parameters under the same names: only the code's activation differs
+    linear.load_state_dict(seeded.state_dict())
+    x = torch.rand(64, 1, 28, 28)
+    with torch.no_grad():
+        pre_activation = linear.encoder(x)
+        assert bool((pre_activation < 0).any())
+        torch.testing.assert_close(seeded.encoder(x), pre_activation.clamp(min=0))
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -173,6 +189,7 @@ def test_the_shipped_networks_record_every_setting() -> None:
     assert seed.hparams.net == {
         "_target_": "anomaly_ae.models.mlp.MlpAutoencoder",
         "hidden_dims": [256, 128],
+        "latent_relu": True,
     }
 
 

@@ -13,7 +13,7 @@ import torch
 from anomaly_ae.callbacks import ThresholdCallback
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.models import AutoencoderModule
-from anomaly_ae.thresholds import GaussianThreshold
+from anomaly_ae.thresholds import GaussianThreshold, QuantileThreshold
 from tests.helpers import TINY_SPLIT
 
 
@@ -77,6 +77,19 @@ def test_callback_skips_sanity_check_and_fits_all_validation_scores(tiny_root: P
     scored = model.scored("validation")
     np.testing.assert_allclose(scored.scores.numpy(), scores, rtol=1e-5)
     assert scored.targets.eq(0).all() and model.scored("test") is None
+    # the in-sample type I error: the share of these scores above the threshold (none at
+    # mean + 3 std of 40 scores; 4 of 40 at their 0.9 quantile, refitted on the same weights)
+    assert model.calibration["validation_flagged"] == 0.0
+    refit = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ThresholdCallback(QuantileThreshold(0.1))],
+    )
+    refit.validate(model, datamodule=dm, verbose=False)
+    assert int((model.scored("validation").scores > model.threshold).sum()) == 4
+    assert model.calibration["validation_flagged"] == 4 / len(scores)
     assert trainer.callback_metrics["val/threshold"].item() == pytest.approx(expected, rel=1e-5)
 
 

@@ -22,7 +22,9 @@ class ThresholdCallback(Callback):
     single-process one. The sanity-check epoch scores nothing and fits nothing. The value
     lives in the module's ``threshold`` buffer and is therefore in every checkpoint written
     after the epoch; the calibration details record the optimizer step of the weights it was
-    fitted on (``step``).
+    fitted on (``step``) and the share of those validation scores the threshold flags
+    (``validation_flagged``): the in-sample type I error, which tells, with normal images
+    alone, whether a rule such as mean + 3 std keeps to a false-alarm budget.
     """
 
     def __init__(self, rule: object = None) -> None:
@@ -38,6 +40,9 @@ class ThresholdCallback(Callback):
             return
         fit = self.rule.fit(scored.scores)
         pl_module.set_threshold(fit.value, {**fit.details, "step": pl_module.weights_step})
+        # flagged as the test flags: the float32 scores against the stored float32 threshold
+        flagged = pl_module.flag(scored.scores).double().mean().item()
+        pl_module.calibration["validation_flagged"] = flagged
         pl_module.log("val/threshold", float(pl_module.threshold), sync_dist=True)
         log.debug(
             "step %d: threshold %.6g from %d scores",

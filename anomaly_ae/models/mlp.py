@@ -2,7 +2,9 @@
 
 :class:`MlpAutoencoder`'s defaults (with the model's 28x28 input and 32-dimensional code)
 reproduce hw7 Problem 7: 784-256-128-32 with ReLU after every encoder layer (the latent code
-too) and 32-128-256-784 with ReLU then a sigmoid output.
+too) and 32-128-256-784 with ReLU then a sigmoid output. ``latent_relu=False`` leaves the code
+linear: no code unit can die at zero, and the codes are unbounded, as a Mahalanobis distance
+of the code expects.
 """
 
 from __future__ import annotations
@@ -25,14 +27,22 @@ def _linear_relu_stack(dims: Sequence[int]) -> list[nn.Module]:
 
 
 class Encoder(nn.Module):
-    """Flattens an image and maps it to a non-negative latent code."""
+    """Flattens an image and maps it to a latent code: non-negative (a ReLU after the code
+    layer, the seed's) or, with ``latent_relu=False``, linear."""
 
     def __init__(
-        self, input_shape: Sequence[int], hidden_dims: Sequence[int], latent_dim: int
+        self,
+        input_shape: Sequence[int],
+        hidden_dims: Sequence[int],
+        latent_dim: int,
+        latent_relu: bool = True,
     ) -> None:
         super().__init__()
         dims = [math.prod(input_shape), *hidden_dims, latent_dim]
-        self.layers = nn.Sequential(nn.Flatten(), *_linear_relu_stack(dims))
+        layers = _linear_relu_stack(dims)
+        if not latent_relu:
+            layers.pop()  # the ReLU after the code layer
+        self.layers = nn.Sequential(nn.Flatten(), *layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
@@ -70,8 +80,8 @@ def positive_layer_sizes(hidden_dims: Sequence[int]) -> list[int]:
 
 
 class MlpAutoencoder(nn.Module):
-    """``model=mlp``: the seed's network (``hidden_dims=(256, 128)``), an :class:`Encoder` and
-    a mirrored :class:`Decoder`.
+    """``model=mlp``: the seed's network (``hidden_dims=(256, 128)``, ``latent_relu=True``), an
+    :class:`Encoder` and a mirrored :class:`Decoder`.
 
     Every network a model config names (``model.net._target_``) follows this contract: an
     ``nn.Module`` built from ``input_shape`` and ``latent_dim`` (given by the model) and its own
@@ -83,10 +93,11 @@ class MlpAutoencoder(nn.Module):
         input_shape: Sequence[int],
         latent_dim: int,
         hidden_dims: Sequence[int] = (256, 128),
+        latent_relu: bool = True,
     ) -> None:
         super().__init__()
         hidden_dims = positive_layer_sizes(hidden_dims)
-        self.encoder = Encoder(input_shape, hidden_dims, latent_dim)
+        self.encoder = Encoder(input_shape, hidden_dims, latent_dim, bool(latent_relu))
         self.decoder = Decoder(input_shape, hidden_dims, latent_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
