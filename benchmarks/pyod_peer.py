@@ -121,7 +121,7 @@ def case_pyod(root: Path, epochs: int, seed: int = 0) -> dict[str, Any]:
         raise PeerUnavailable("PyOD is not installed: pip install -e '.[bench]'") from error
     from torchmetrics.functional.classification import binary_auroc
 
-    from anomaly_ae.data.datamodule import split_indices
+    from anomaly_ae.data.splits import split_indices
 
     root = Path(root)
     train_images = _flat_images(root / "MNIST" / "raw" / "train-images-idx3-ubyte")

@@ -1,10 +1,13 @@
-"""The experiment's data: a seeded train/validation split of the normal set, and a test set of
-normal and anomalous images, all held in memory as tensors.
+"""The experiment's data as Lightning takes it: a seeded train/validation split of the normal
+set, and a test set of normal and anomalous images, all held in memory as tensors, with their
+loaders.
 
 The normal and the anomaly set are chosen independently (:mod:`anomaly_ae.data.source_choice`):
-a name of the MNIST family, a folder of images, a ``.npy`` array or a dataset class. Their
-images are converted once, through the preprocessing ``detect`` uses, to the normal set's
-shape (:mod:`anomaly_ae.data.image_shape`), which the model takes (:attr:`input_shape`).
+a name of the MNIST family, a folder of images, a ``.npy`` array or a dataset class.
+:class:`~anomaly_ae.data.experiment_images.ExperimentImages` decides which images each split
+holds and converts them once, through the preprocessing ``detect`` uses, to the normal set's
+shape, which the model takes (:attr:`AnomalyDataModule.input_shape`); this module makes
+datasets of them, places them on the device and serves them.
 """
 
 from __future__ import annotations
@@ -18,18 +21,16 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, SequentialSampler
 
-from anomaly_ae.data.image_shape import Shape, check_fits, normal_shape
+from anomaly_ae.data.experiment_images import ExperimentImages
+from anomaly_ae.data.image_shape import Shape
 from anomaly_ae.data.loaders import (
     EpochShuffleSampler,
     ResumableDataLoader,
     TensorBatchSampler,
     keep_batch,
 )
-from anomaly_ae.data.pictures import ImageSet, select
-from anomaly_ae.data.preprocessing import InputError, set_to_model_input
 from anomaly_ae.data.source_choice import ImageSource, make_source
-from anomaly_ae.data.sources import SOURCES, LabelledImages
-from anomaly_ae.data.splits import holdout_split, split_indices
+from anomaly_ae.data.sources import SOURCES
 from anomaly_ae.data.tensors import ANOMALY, NORMAL, ImageTensorDataset
 from anomaly_ae.errors import ConfigError
 
@@ -135,59 +136,58 @@ class AnomalyDataModule(pl.LightningDataModule):
         anomaly_path = None if anomaly_path is None else str(anomaly_path)
         root = str(root)
         self.save_hyperparameters(logger=False)
-        self.root = Path(root).expanduser().resolve()
-        self.normal: ImageSource = make_source(normal, normal_path, "data.normal", download)
+        normal_source = make_source(normal, normal_path, "data.normal", download)
         # "<normal>_classes": the anomalies are the normal set's anomaly_classes (one-class setup)
-        self.held_out: tuple[int, ...] = ()
-        self.anomaly: ImageSource | None = None
+        held_out: tuple[int, ...] = ()
+        anomaly_source: ImageSource | None = None
         if isinstance(normal, str) and normal in SOURCES and anomaly == f"{normal}_classes":
             if not anomaly_classes:
                 raise ConfigError(f"data.anomaly={anomaly} needs data.anomaly_classes, e.g. [0]")
-            self.held_out = tuple(sorted({int(c) for c in anomaly_classes}))
+            held_out = tuple(sorted({int(c) for c in anomaly_classes}))
             if anomaly_path:
                 raise ConfigError(
                     f"data.anomaly_path={anomaly_path} is read only with data.anomaly=folder "
                     f"or data.anomaly=npy, not with {anomaly}; drop data.anomaly_path"
                 )
         elif anomaly:
-            self.anomaly = make_source(anomaly, anomaly_path, "data.anomaly", download)
+            anomaly_source = make_source(anomaly, anomaly_path, "data.anomaly", download)
         elif anomaly_path:
             raise ConfigError(
                 f"data.anomaly_path={anomaly_path} is read only with data.anomaly=folder or "
                 "data.anomaly=npy; choose one of them, or drop data.anomaly_path"
             )
-        self._loaded: dict[tuple[str, str | None], LabelledImages] = {}
-        self._shape: Shape | None = None
-        self._holdout: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        #: which images each split holds, read and converted once
+        self.images = ExperimentImages(
+            Path(root).expanduser().resolve(),
+            normal_source,
+            anomaly_source,
+            held_out,
+            train_size=train_size,
+            val_size=val_size,
+            test_size=test_size,
+            split_seed=split_seed,
+            grayscale=grayscale,
+            resize=resize,
+            image_size=image_size,
+            download=download,
+        )
         self.train_set: ImageTensorDataset | None = None
         self.val_set: ImageTensorDataset | None = None
         self.test_set: ImageTensorDataset | None = None
 
     @property
     def anomaly_name(self) -> str | None:
-        if self.held_out:
-            return f"{self.normal_name}-classes-{'-'.join(map(str, self.held_out))}"
-        if self.anomaly is None:
-            return None
-        name = self.anomaly.display_name
-        return f"{name}-anomaly" if name == self.normal_name else name
+        return self.images.anomaly_name
 
     @property
     def normal_name(self) -> str:
-        return self.normal.display_name
+        return self.images.normal_name
 
     @property
     def input_shape(self) -> Shape:
         """``(C, H, W)`` of every image the model gets: the normal set's, after ``grayscale``
         and ``image_size`` (its images are read, once, to find it)."""
-        if self._shape is None:
-            hp = self.hparams
-            if self.normal.has_test_split:
-                self.normal.ensure(self.root, "train", hp.download)
-            images = self._normal_train_part().images
-            name = f"data.normal ({self.normal_name})"
-            self._shape = normal_shape(images, name, hp.grayscale, hp.resize, hp.image_size)
-        return self._shape
+        return self.images.input_shape
 
     def check_input_shape(self, shape: Sequence[int], whose: str) -> None:
         """Refuse a model (``whose``: "the checkpoint's model") of another input shape."""
@@ -207,12 +207,12 @@ class AnomalyDataModule(pl.LightningDataModule):
             "anomaly": self.anomaly_name,
             **{key: hp[key] for key in SPLIT_SETTINGS if key not in ("normal", "anomaly")},
         }
-        if not self.held_out:
+        if not self.images.held_out:
             description.pop("anomaly_classes")
         for key in _SHOWN_WHEN_SET:
             if not description[key]:
                 description.pop(key)
-        if self.normal.has_test_split:
+        if self.images.normal.has_test_split:
             description.pop("test_size")
         elif description["test_size"] is None:
             description["test_size"] = hp.val_size
@@ -223,153 +223,32 @@ class AnomalyDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Check (and if allowed download) every file the run needs, before any training."""
-        download = self.hparams.download
-        for split in ("train", "test") if self.normal.has_test_split else (None,):
-            self.normal.ensure(self.root, split, download)
-        if self.anomaly is not None:
-            hint = "or run with data.anomaly=null to skip the anomaly metrics"
-            split = "test" if self.anomaly.has_test_split else None
-            self.anomaly.ensure(self.root, split, download, hint=hint)
+        self.images.ensure_files()
 
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", "validate", None) and self.val_set is None:
             self._setup_train_val()
         if stage in ("test", None) and self.test_set is None:
             self._setup_test()
-        self._release_raw_images()
-
-    def _release_raw_images(self) -> None:
-        """Drop the images as read that no stage still needs (its float set holds them)."""
-        train_key = ("normal", "train" if self.normal.has_test_split else None)
-        for key in list(self._loaded):
-            for_fit = key == train_key and self.val_set is None
-            for_test = key != ("normal", "train") and self.test_set is None
-            if not (for_fit or for_test):
-                del self._loaded[key]
-
-    def _load(self, source: ImageSource, split: str | None) -> LabelledImages:
-        """A source's split, read once and kept (the input shape, the fit and the test stages
-        all use the normal set's), with IDX images ``(N, H, W)`` as ``(N, 1, H, W)`` views."""
-        key = ("normal" if source is self.normal else "anomaly", split)
-        if key not in self._loaded:
-            loaded = source.load(self.root, split)
-            images = loaded.images
-            if isinstance(images, torch.Tensor) and images.dim() == 3:
-                loaded = LabelledImages(images.unsqueeze(1), loaded.labels)
-            self._loaded[key] = loaded
-        return self._loaded[key]
-
-    def _normal_train_part(self) -> LabelledImages:
-        """The normal images the training and validation images are drawn from: the training
-        split, or the whole set where it has no test split."""
-        return self._load(self.normal, "train" if self.normal.has_test_split else None)
-
-    def _is_held_out(self, labels: torch.Tensor) -> torch.Tensor:
-        return torch.isin(labels, torch.tensor(self.held_out, dtype=labels.dtype))
-
-    def _converted(self, images: ImageSet, role: str, name: str) -> torch.Tensor:
-        """``images`` of the set ``name`` as model input of the normal set's shape, or one
-        line naming both shapes and the fix."""
-        hp = self.hparams
-        shape = self.input_shape
-        reference = (
-            "its training images are"
-            if role == "data.normal"
-            else f"data.normal ({self.normal_name}) images are"
-        )
-        check_fits(images, shape, hp.grayscale, hp.resize, f"{role} ({name})", reference)
-        try:
-            return set_to_model_input(images, shape, hp.grayscale, hp.resize)
-        except InputError as err:
-            raise ConfigError(f"{role} ({name}): {err}") from err
-
-    def _holdout_split(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Train/validation/test indices of a normal set without a test split, drawn once."""
-        if self._holdout is None:
-            hp = self.hparams
-            n = len(self._normal_train_part().labels)
-            name = f"data.normal ({self.normal_name})"
-            self._holdout = holdout_split(
-                n, hp.train_size, hp.val_size, hp.test_size, hp.split_seed, name
-            )
-        return self._holdout
-
-    def _check_anomaly_set(self) -> None:
-        """Refuse an anomaly set that will not fit the normal set's shape before any training
-        rather than after it (it is read once, and kept for the test)."""
-        if self.anomaly is None:
-            return
-        split = "test" if self.anomaly.has_test_split else None
-        hint = "or run with data.anomaly=null to skip the anomaly metrics"
-        self.anomaly.ensure(self.root, split, self.hparams.download, hint=hint)
-        images = self._load(self.anomaly, split).images
-        name = f"data.anomaly ({self.anomaly.display_name})"
-        reference = f"data.normal ({self.normal_name}) images are"
-        check_fits(
-            images, self.input_shape, self.hparams.grayscale, self.hparams.resize, name, reference
-        )
+        # the images as read are dropped once no stage still needs them
+        self.images.release(for_fit=self.val_set is None, for_test=self.test_set is None)
 
     def _setup_train_val(self) -> None:
-        hp = self.hparams
-        self._check_anomaly_set()
-        train = self._normal_train_part()
-        images = train.images
-        if not self.normal.has_test_split:
-            train_idx, val_idx, _ = self._holdout_split()
-        else:
-            if self.held_out:
-                images = images[~self._is_held_out(train.labels)]
-            train_idx, val_idx = split_indices(
-                len(images), hp.train_size, hp.val_size, hp.split_seed
-            )
-        # split the (uint8) images first: the float copies are then made once, at a quarter
-        # of the memory traffic of splitting float images
-        name = self.normal_name
-        self.train_set = self._on_device(
-            _normal_set(self._converted(select(images, train_idx), "data.normal", name))
-        )
-        self.val_set = self._on_device(
-            _normal_set(self._converted(select(images, val_idx), "data.normal", name))
-        )
+        self.images.check_anomaly_set()
+        train, val = self.images.train_and_validation()
+        self.train_set = self._on_device(_normal_set(train))
+        self.val_set = self._on_device(_normal_set(val))
         log.info(
             "%s %s: %d train / %d validation images (split_seed=%d)",
             self.normal_name,
-            "train split" if self.normal.has_test_split else "images",
+            "train split" if self.images.normal.has_test_split else "images",
             len(self.train_set),
             len(self.val_set),
-            hp.split_seed,
+            self.hparams.split_seed,
         )
 
-    def _test_images(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Normal and anomalous test images as floats (``None``: no anomaly set)."""
-        name = self.normal_name
-        if not self.normal.has_test_split:
-            whole = self._normal_train_part().images
-            normal = self._converted(select(whole, self._holdout_split()[2]), "data.normal", name)
-            return normal, self._anomalous_images()
-        test = self._load(self.normal, "test")
-        if self.held_out:
-            held = self._is_held_out(test.labels)
-            if not bool(held.any()):
-                raise ConfigError(
-                    f"data.anomaly_classes={list(self.held_out)} match no "
-                    f"{self.normal_name} test label"
-                )
-            return (
-                self._converted(test.images[~held], "data.normal", name),
-                self._converted(test.images[held], "data.anomaly", self.anomaly_name),
-            )
-        return self._converted(test.images, "data.normal", name), self._anomalous_images()
-
-    def _anomalous_images(self) -> torch.Tensor | None:
-        if self.anomaly is None:
-            return None
-        split = "test" if self.anomaly.has_test_split else None
-        images = self._load(self.anomaly, split).images
-        return self._converted(images, "data.anomaly", self.anomaly.display_name)
-
     def _setup_test(self) -> None:
-        normal, anomalous = self._test_images()
+        normal, anomalous = self.images.test()
         sets = [(normal, NORMAL)]
         if anomalous is not None:
             sets.append((anomalous, ANOMALY))
