@@ -106,8 +106,7 @@ def model_config_for_resume(
 ) -> DictConfig:
     """The model settings of a resumed run: the checkpoint's. A ``model.<key>=...`` that
     differs from them is refused: the saved weights and optimizer state belong to them."""
-    saved = checkpoint["hyper_parameters"]
-    check_network_trusted(checkpoint, "the checkpoint")
+    saved = saved_model_settings(checkpoint)
     refuse_changes(
         comparable_model(model),
         saved,
@@ -118,6 +117,24 @@ def model_config_for_resume(
     instantiation = {k: _plain(v) for k, v in model.items() if str(k).startswith("_")}
     instantiation["_target_"] = module_target(checkpoint)  # model=vae's class, or the seed's
     return OmegaConf.create({**instantiation, **saved})
+
+
+def saved_model_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint's model settings with its network's completed as :func:`comparable_model`
+    completes the command line's, once the network is trusted.
+
+    A setting added to a network class after the checkpoint was written (``latent_relu``)
+    takes its default, which is the network the checkpoint was trained as: a new setting's
+    default keeps the old behaviour.
+    """
+    saved = dict(checkpoint.get("hyper_parameters") or {})
+    if isinstance(saved.get("net"), Mapping):
+        check_network_trusted(checkpoint, "the checkpoint")
+        try:
+            saved["net"] = complete_net_config(saved["net"])
+        except ConfigError as err:
+            raise CheckpointError(f"the checkpoint's network cannot be rebuilt: {err}") from err
+    return saved
 
 
 def comparable_model(model: DictConfig) -> DictConfig:
@@ -160,7 +177,7 @@ def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConf
         and qualified_name(load_class(model._target_, object, "model", "")) != module
     ):
         found.append(f"model={module}")
-    saved_model = checkpoint.get("hyper_parameters") or {}
+    saved_model = saved_model_settings(checkpoint)
     for group, saved, current, keys in (
         ("model", saved_model, comparable_model(model), sorted(set(saved_model) - _FOLLOWS_DATA)),
         ("data", checkpoint.get(DATA_KEY) or {}, data, RESUME_DATA_SETTINGS),

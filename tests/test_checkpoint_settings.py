@@ -8,7 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
+from anomaly_ae.checkpoint import read_checkpoint
+from anomaly_ae.checkpoint_settings import differences, model_config_for_resume
 from anomaly_ae.errors import CheckpointError, ConfigError
 from anomaly_ae.evaluate import evaluate
 from anomaly_ae.train import train
@@ -170,3 +173,28 @@ def test_ckpt_path_last_resumes_only_a_run_of_the_same_settings(
 
     with pytest.raises(CheckpointError, match=r"none with this run's model and data settings"):
         run("d_none", "ckpt_path=last", "data.split_seed=5")
+
+
+def test_a_checkpoint_from_before_a_network_setting_matches_its_default(
+    trained: tuple[Path, dict], tiny_root: Path, tmp_path: Path
+) -> None:
+    """A network setting added later (``latent_relu``) is missing from older checkpoints; its
+    default is the network they were trained as, so they still match this run's settings."""
+    run_dir, _ = trained
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    del saved["hyper_parameters"]["net"]["latent_relu"]
+    old = tmp_path / "old.ckpt"
+    torch.save(saved, old)
+    overrides = tiny_overrides(tiny_root, tmp_path / "run")
+    cfg = compose_config("train", overrides)
+    assert differences(read_checkpoint(old), cfg.model, cfg.data) == []
+
+    # resumed with the setting spelt out as the default: the same network, not a change
+    def resume(setting: str):
+        given = [*overrides, setting]
+        model = compose_config("train", given).model
+        return model_config_for_resume(model, read_checkpoint(old), given)
+
+    assert resume("model.net.latent_relu=true").net.latent_relu is True
+    with pytest.raises(ConfigError, match=r"latent_relu=False \(the checkpoint has True\)"):
+        resume("model.net.latent_relu=false")

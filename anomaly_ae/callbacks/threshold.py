@@ -41,7 +41,8 @@ class ThresholdCallback(Callback):
         fit = self.rule.fit(scored.scores)
         pl_module.set_threshold(fit.value, {**fit.details, "step": pl_module.weights_step})
         # flagged as the test flags: the float32 scores against the stored float32 threshold
-        flagged = pl_module.flag(scored.scores).double().mean().item()
+        # (a NaN threshold, from NaN scores, flags none; val/loss reports the divergence)
+        flagged = (scored.scores > float(pl_module.threshold)).double().mean().item()
         pl_module.calibration["validation_flagged"] = flagged
         pl_module.log("val/threshold", float(pl_module.threshold), sync_dist=True)
         log.debug(
