@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny data roots, a composed config, an offline machine and one trained run.
+"""Shared fixtures: tiny data roots, a composed config, an offline machine and one trained run;
+and the cores' threads shared between pytest-xdist's workers.
 
 The helpers they are built on (writing the tiny IDX data, composing configs, running the
 entry points) live in ``tests/helpers.py``, where test modules import them from.
@@ -6,6 +7,7 @@ entry points) live in ``tests/helpers.py``, where test modules import them from.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,23 @@ import pytest
 from omegaconf import DictConfig
 
 from tests.helpers import compose_config, make_tiny_root, run_train, tiny_overrides
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In each of pytest-xdist's workers, use its share of the cores for torch's threads, in
+    this process and in the training jobs it starts (``OMP_NUM_THREADS`` is inherited).
+
+    Two workers that each run torch on every core of a 2-core machine spend their time
+    waiting on each other's threads: a real-data run here took five times as long.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers is None:  # -n 0 or -p no:xdist: one process, every core
+        return
+    threads = max(1, len(os.sched_getaffinity(0)) // int(workers))
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
