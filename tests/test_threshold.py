@@ -164,3 +164,27 @@ def test_alpha_outside_zero_one_is_a_config_error(alpha: float) -> None:
     for rule in (QuantileThreshold, ConformalThreshold):
         with pytest.raises(ConfigError, match=r"threshold\.alpha"):
             rule(alpha)
+
+
+def test_a_diverged_model_gets_a_nan_threshold_that_flags_no_validation_image(
+    tiny_root: Path,
+) -> None:
+    """NaN scores (diverged weights) fit a NaN threshold; the callback records that it flags
+    none of them instead of stopping the run, and val/loss shows the divergence."""
+    dm = AnomalyDataModule(tiny_root, download=False, eval_batch_size=16, **TINY_SPLIT)
+    net = {"_target_": "anomaly_ae.models.MlpAutoencoder", "hidden_dims": [32]}
+    model = AutoencoderModule(net=net, latent_dim=4)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(math.nan)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ThresholdCallback(GaussianThreshold(3.0))],
+    )
+    trainer.validate(model, datamodule=dm, verbose=False)
+    assert math.isnan(float(model.threshold)) and not model.is_calibrated
+    assert model.calibration["validation_flagged"] == 0.0
+    assert math.isnan(trainer.callback_metrics["val/loss"].item())

@@ -111,12 +111,13 @@ class ExperimentImages:
 
     def train_and_validation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The normal training and validation images, drawn by ``split_seed``."""
-        images = self._normal_train_part().images
+        part = self._normal_train_part()
+        images = part.images
         if not self.normal.has_test_split:
             train_idx, val_idx, _ = self._holdout_split()
         else:
             if self.held_out:
-                images = images[~self._is_held_out(self._normal_train_part().labels)]
+                images = images[~self._is_held_out(part.labels)]
             train_idx, val_idx = split_indices(
                 len(images), self.train_size, self.val_size, self.split_seed
             )
