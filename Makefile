@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test bench reproduce lint format tensorboard clean
+.PHONY: help install train test bench benchmark reproduce lint format tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -30,6 +30,9 @@ test: $(STAMP) ## run the test suite
 
 bench: $(STAMP) ## time the seed's loop, a bare loop, anomaly_ae's fit and scoring, side by side
 	$(BIN)/python benchmarks/train_speed.py $(ARGS)
+
+benchmark: $(STAMP) ## one-class MNIST for every detector, 3 seeds, beside the published tables
+	$(BIN)/python -m anomaly_ae.benchmark $(ARGS)
 
 reproduce: $(STAMP) ## the seed's loop and anomaly_ae, 5 seeds each, side by side on real data
 	$(BIN)/python benchmarks/reproduce_seed.py $(ARGS)

@@ -19,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from anomaly_ae.checkpoint import DATA_KEY, check_network_trusted, module_target, read_checkpoint
+from anomaly_ae.data.classes import is_held_out
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.data.dataset_sources import check_dataset_trusted
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
@@ -33,7 +34,15 @@ log = logging.getLogger(__name__)
 TRAINING_ORDER = ("shuffle_seed", "batch_size")
 RESUME_DATA_SETTINGS = (*SPLIT_SETTINGS, *TRAINING_ORDER)
 # settings whose change puts other images into the validation (calibration) split
-_CALIBRATION_SPLIT = ("normal", "normal_path", "train_size", "val_size", "test_size", "split_seed")
+_CALIBRATION_SPLIT = (
+    "normal",
+    "normal_path",
+    "normal_classes",
+    "train_size",
+    "val_size",
+    "test_size",
+    "split_seed",
+)
 # the model's input shape follows the data (train gives it the data's shape and checks a
 # resumed one against them), so the command line's model=... does not compare it
 _FOLLOWS_DATA = {"input_shape"}
@@ -96,9 +105,15 @@ def data_config_for_checkpoint(
 def _changes_calibration_split(key: str, saved: Mapping[str, Any], data: DictConfig) -> bool:
     if key in _CALIBRATION_SPLIT:
         return True
-    # held-out classes ("mnist_classes") leave the split without them
-    held_out = [v for v in (saved.get("anomaly"), data.get("anomaly")) if isinstance(v, str)]
-    return key in ("anomaly", "anomaly_classes") and any(v.endswith("_classes") for v in held_out)
+    # held-out classes ("held_out_classes", "mnist_classes") leave the split without them
+    return key in ("anomaly", "anomaly_classes") and _held_out(saved, data)
+
+
+def _held_out(saved: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    """Whether the checkpoint's or the config's anomalies are the normal set's own classes,
+    the only case where ``anomaly_classes`` says anything (it is ignored otherwise, and
+    checkpoints of earlier versions hold ``[0]`` there all the same)."""
+    return any(is_held_out(s.get("anomaly"), s.get("normal")) for s in (saved, data))
 
 
 def model_config_for_resume(
@@ -178,9 +193,13 @@ def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConf
     ):
         found.append(f"model={module}")
     saved_model = saved_model_settings(checkpoint)
+    saved_data = checkpoint.get(DATA_KEY) or {}
+    data_keys = [
+        k for k in RESUME_DATA_SETTINGS if k != "anomaly_classes" or _held_out(saved_data, data)
+    ]
     for group, saved, current, keys in (
         ("model", saved_model, comparable_model(model), sorted(set(saved_model) - _FOLLOWS_DATA)),
-        ("data", checkpoint.get(DATA_KEY) or {}, data, RESUME_DATA_SETTINGS),
+        ("data", saved_data, data, data_keys),
     ):
         found += [f"{group}.{k}={saved[k]}" for k in _differing(current, saved, keys)]
     return found

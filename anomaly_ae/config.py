@@ -10,6 +10,7 @@ code of your own that composes these configs with Hydra's compose API), so that
 from __future__ import annotations
 
 import os
+from typing import Any
 
 CONFIG_MODULE = "anomaly_ae.conf"
 CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
@@ -52,11 +53,19 @@ def sweep_run_name() -> str:
     return HydraConfig.get().job.override_dirname.replace("/", "_").replace("\\", "_")[:200]
 
 
+def if_normal_classes(when_set: Any, otherwise: Any, *, _parent_: Any) -> Any:
+    """``${if_normal_classes:a,b}`` in a data config: ``a`` where its ``normal_classes`` is set
+    (one-class runs), else ``b``: the defaults that depend on whether a run is one-class."""
+    return otherwise if _parent_.get("normal_classes") is None else when_set
+
+
 def register_configs() -> None:
-    """The ``${launch_dir:}``, ``${sweep_run_name:}`` and ``${not_run_settings:}`` resolvers
-    and the structured-config schemas; safe to call twice."""
+    """The ``${launch_dir:}``, ``${sweep_run_name:}``, ``${not_run_settings:}`` and
+    ``${if_normal_classes:...}`` resolvers and the structured-config schemas; safe to call
+    twice."""
     from omegaconf import OmegaConf
 
+    from anomaly_ae.benchmark.schema import register_benchmark_schemas
     from anomaly_ae.schemas import register_schemas
 
     if not OmegaConf.has_resolver("launch_dir"):
@@ -65,4 +74,7 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("sweep_run_name", sweep_run_name)
     if not OmegaConf.has_resolver("not_run_settings"):
         OmegaConf.register_new_resolver("not_run_settings", lambda: list(NOT_RUN_SETTINGS))
+    if not OmegaConf.has_resolver("if_normal_classes"):
+        OmegaConf.register_new_resolver("if_normal_classes", if_normal_classes)
     register_schemas()
+    register_benchmark_schemas()

@@ -47,10 +47,13 @@ def input_contract(shape: tuple[int, ...], score: str = ReconstructionScore.desc
 
 
 class ExportedDetector(nn.Module):
-    """Encoder, decoder, the fitted score and the threshold: images -> (scores, is_anomaly)."""
+    """The fitted input transform (``model.preprocess``), encoder, decoder, the fitted score and
+    the threshold: images -> (scores, is_anomaly), as :meth:`AutoencoderModule.score`."""
 
     def __init__(self, model: AutoencoderModule) -> None:
         super().__init__()
+        transform = model.input_transform
+        self.input_transform = nn.Identity() if transform is None else transform
         self.encoder = model.encoder
         self.decoder = model.decoder
         self.scorer = model.scorer
@@ -60,8 +63,9 @@ class ExportedDetector(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        codes = self.encoder(images)
-        scores = self.scorer(images, codes, self.decoder(codes))
+        x = self.input_transform(images)
+        codes = self.encoder(x)
+        scores = self.scorer(x, codes, self.decoder(codes))
         return scores, scores > self.threshold
 
 

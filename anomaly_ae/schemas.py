@@ -29,7 +29,7 @@ from anomaly_ae.detector import Detector
 from anomaly_ae.models.autoencoder import AutoencoderModule
 from anomaly_ae.models.conv import ConvAutoencoder
 from anomaly_ae.models.mlp import MlpAutoencoder
-from anomaly_ae.models.nets import CONV_NET, SEED_NET
+from anomaly_ae.models.nets import CONV_NET, LENET_NET, SEED_NET
 from anomaly_ae.models.vae import VAE_NET, VaeAutoencoder, VaeModule
 from anomaly_ae.scoring import RECONSTRUCTION
 from anomaly_ae.thresholds import ConformalThreshold, GaussianThreshold, QuantileThreshold
@@ -63,10 +63,12 @@ class DataConfig:
     anomaly: Any = default_of(AnomalyDataModule, "anomaly")
     normal_path: Optional[str] = default_of(AnomalyDataModule, "normal_path")  # noqa: UP045
     anomaly_path: Optional[str] = default_of(AnomalyDataModule, "anomaly_path")  # noqa: UP045
+    normal_classes: Optional[list[int]] = default_of(AnomalyDataModule, "normal_classes")  # noqa: UP045
     anomaly_classes: Optional[list[int]] = default_of(AnomalyDataModule, "anomaly_classes")  # noqa: UP045
     train_size: Optional[int] = default_of(AnomalyDataModule, "train_size")  # noqa: UP045
-    val_size: int = default_of(AnomalyDataModule, "val_size")
-    test_size: Optional[int] = default_of(AnomalyDataModule, "test_size")  # noqa: UP045
+    # a number of images, or a share in (0, 1) of the normal images it is drawn from
+    val_size: float = default_of(AnomalyDataModule, "val_size")
+    test_size: Optional[float] = default_of(AnomalyDataModule, "test_size")  # noqa: UP045
     split_seed: int = default_of(AnomalyDataModule, "split_seed")
     grayscale: bool = default_of(AnomalyDataModule, "grayscale")
     resize: bool = default_of(AnomalyDataModule, "resize")
@@ -101,6 +103,14 @@ class ConvNetConfig:
 
 
 @dataclass
+class LeNetNetConfig:
+    """model=dcae's network, Ruff et al. 2018's MNIST LeNet autoencoder: no settings of its
+    own (1x28x28 images, ``model.latent_dim`` a multiple of 16)."""
+
+    _target_: str = LENET_NET
+
+
+@dataclass
 class ModelConfig:
     """The LightningModule; ``net`` is any network config (``_target_`` and its settings),
     handed to the module as plain values, which builds it and records it in checkpoints."""
@@ -116,6 +126,11 @@ class ModelConfig:
     lr: float = default_of(AutoencoderModule, "lr")
     weight_decay: float = default_of(AutoencoderModule, "weight_decay")
     scheduler: Optional[str] = default_of(AutoencoderModule, "scheduler")  # noqa: UP045
+    # multistep: the epochs where the learning rate is multiplied by lr_gamma
+    lr_milestones: Optional[list[int]] = default_of(AutoencoderModule, "lr_milestones")  # noqa: UP045
+    lr_gamma: float = default_of(AutoencoderModule, "lr_gamma")
+    # null or gcn_minmax: the input transform fitted on the training images, part of the model
+    preprocess: Optional[str] = default_of(AutoencoderModule, "preprocess")  # noqa: UP045
 
 
 @dataclass
@@ -257,6 +272,7 @@ def register_schemas() -> None:
     store.store(name="model_schema", node=ModelConfig)
     store.store(name="mlp_net_schema", node=MlpNetConfig)
     store.store(name="conv_net_schema", node=ConvNetConfig)
+    store.store(name="lenet_net_schema", node=LeNetNetConfig)
     store.store(name="vae_model_schema", node=VaeModelConfig)
     store.store(name="vae_net_schema", node=VaeNetConfig)
     store.store(name="score_schema", node=ScoreConfig)

@@ -27,13 +27,13 @@ what each one does:
   batch_size=100, epoch_num=epochs
         the seed's batch size and number of epochs (PyOD's defaults: 32 and 10). PyOD drops the
         last incomplete batch; 50,000 / 100 leaves none.
-  device="cuda" when there is a GPU, else "cpu", use_compile=False, verbose=0
-        the device anomaly_ae's default (accelerator=auto) trains on, eager mode like the
-        seed, and no progress bar in the timing.
-  random_state=seed
-        PyOD seeds Python's, NumPy's and torch's global generators (and sets PYTHONHASHSEED)
-        in the constructor; the weights and the shuffling order then come from torch's global
-        generator, so the detector is built right before ``fit``.
+  use_compile=False
+        eager mode, like the seed.
+  device, verbose, random_state
+        set by ``anomaly_ae.benchmark.peers.run_peer``: "cuda" when there is a GPU, else "cpu"
+        (the device anomaly_ae's default, accelerator=auto, trains on), no progress bar in the
+        timing, and the seed, with Python's, NumPy's and torch's global generators seeded right
+        before the detector is built (the weights and the shuffling order come from them).
   contamination=0.1
         PyOD's default, spelled out: it only sets ``threshold_``/``labels_`` on the training
         scores and changes no score, so AUROC does not depend on it.
@@ -62,23 +62,23 @@ tiny call before the timer keeps that one-off compilation out of the fit time.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from anomaly_ae.benchmark.peers import PeerUnavailable, run_peer
+
 TRAIN_SIZE, VAL_SIZE, SPLIT_SEED = 50_000, 10_000, 42  # the framework's data defaults
 HIDDEN_WIDTHS = [256, 128, 32]  # the encoder's; PyOD mirrors them for the decoder
 BATCH_SIZE, LR = 100, 1e-3
 
-
-class PeerUnavailable(RuntimeError):
-    """The peer's library is missing; a caller skips the case with this message as the reason."""
+__all__ = ["PeerUnavailable", "case_pyod", "pyod_settings"]
 
 
-def pyod_settings(epochs: int, seed: int = 0) -> dict[str, Any]:
-    """The keyword arguments given to ``pyod.models.auto_encoder.AutoEncoder``."""
+def pyod_settings(epochs: int) -> dict[str, Any]:
+    """The keyword arguments given to ``pyod.models.auto_encoder.AutoEncoder`` beyond what
+    :func:`anomaly_ae.benchmark.peers.run_peer` sets (the seed, the device, quiet)."""
     return {
         "hidden_neuron_list": list(HIDDEN_WIDTHS),
         "hidden_activation_name": "relu",
@@ -91,64 +91,43 @@ def pyod_settings(epochs: int, seed: int = 0) -> dict[str, Any]:
         "batch_size": BATCH_SIZE,
         "epoch_num": epochs,
         "contamination": 0.1,
-        "device": "cuda" if torch.cuda.is_available() else "cpu",  # where (c) trains
         "use_compile": False,
-        "random_state": seed,
-        "verbose": 0,
     }
 
 
-def _flat_images(path: Path) -> torch.Tensor:
-    """An IDX image file as ``float32`` ``(N, H*W)`` in [0, 1]."""
+def _images(path: Path) -> torch.Tensor:
+    """An IDX image file as ``float32`` ``(N, H, W)`` in [0, 1]."""
     from torchvision.datasets.mnist import read_image_file
 
-    images = read_image_file(str(path))
-    return images.flatten(1).to(torch.float32).div_(255.0)
+    return read_image_file(str(path)).to(torch.float32).div_(255.0)
 
 
 def case_pyod(root: Path, epochs: int, seed: int = 0) -> dict[str, Any]:
     """Fit PyOD's AutoEncoder on the framework's 50,000 MNIST training images and test it on
-    MNIST (normal) against KMNIST (anomaly).
+    MNIST (normal) against KMNIST (anomaly), through the one-class benchmark's peer code
+    (:func:`~anomaly_ae.benchmark.peers.run_peer`: numba compiled before the timed fit, AUROC
+    with torchmetrics).
 
     Returns the fit time in seconds, the test AUROC, PyOD's version and the constructor's
     keyword arguments. Raises ``PeerUnavailable`` when PyOD cannot be imported.
     """
-    try:
-        import pyod
-        from pyod.models.auto_encoder import AutoEncoder
-        from pyod.utils.stat_models import pairwise_distances_no_broadcast
-    except ImportError as error:
-        raise PeerUnavailable("PyOD is not installed: pip install -e '.[bench]'") from error
-    from torchmetrics.functional.classification import binary_auroc
-
     from anomaly_ae.data.splits import split_indices
 
     root = Path(root)
-    train_images = _flat_images(root / "MNIST" / "raw" / "train-images-idx3-ubyte")
+    train_images = _images(root / "MNIST" / "raw" / "train-images-idx3-ubyte")
     train_idx, _val_idx = split_indices(len(train_images), TRAIN_SIZE, VAL_SIZE, SPLIT_SEED)
-    x_train = train_images[train_idx].numpy()
-    normal = _flat_images(root / "MNIST" / "raw" / "t10k-images-idx3-ubyte")
-    anomalous = _flat_images(root / "KMNIST" / "raw" / "t10k-images-idx3-ubyte")
-    x_test = torch.cat([normal, anomalous]).numpy()
+    normal = _images(root / "MNIST" / "raw" / "t10k-images-idx3-ubyte")
+    anomalous = _images(root / "KMNIST" / "raw" / "t10k-images-idx3-ubyte")
     labels = torch.cat(
         [torch.zeros(len(normal), dtype=torch.long), torch.ones(len(anomalous), dtype=torch.long)]
     )
-
-    # numba compiles PyOD's distance on its first call: do it here, not inside the timed fit
-    pairwise_distances_no_broadcast(x_test[:2], x_test[:2])
-
-    settings = pyod_settings(epochs, seed)
-    detector = AutoEncoder(**settings)  # seeds the global generators the fit draws from
-    start = time.perf_counter()
-    detector.fit(x_train)
-    seconds = time.perf_counter() - start
-
-    scores = torch.from_numpy(detector.decision_function(x_test)).double()
-    # in [0, 1], order kept: torchmetrics would squash larger scores with a sigmoid
-    auroc = float(binary_auroc(scores / scores.max(), labels))
+    test = torch.cat([normal, anomalous])
+    outcome = run_peer(
+        "pyod_autoencoder", pyod_settings(epochs), train_images[train_idx], test, labels, seed
+    )
     return {
-        "seconds": seconds,
-        "auroc": auroc,
-        "pyod_version": pyod.__version__,
-        "settings": settings,
+        "seconds": outcome["fit_seconds"],
+        "auroc": outcome["auroc"],
+        "pyod_version": outcome["library_version"],
+        "settings": outcome["settings"],
     }

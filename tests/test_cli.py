@@ -44,7 +44,9 @@ def test_user_errors_are_one_line_and_exit_2(tiny_root: Path, tmp_path: Path, pr
         expected = "MNIST train files are missing"
     elif problem == "bad_split":  # found in the data module's setup, after Lightning opened
         # the TensorBoard writer: its event file, header only, must not stay behind
-        overrides = cli_overrides(tiny_root, tmp_path / "r", "data.anomaly=mnist_classes")
+        overrides = cli_overrides(
+            tiny_root, tmp_path / "r", "data.anomaly=mnist_classes", "data.anomaly_classes=[0]"
+        )
         done = run_module("anomaly_ae.train", *overrides, "data.train_size=240")
         expected = "data.train_size=240 and data.val_size=40 do not fit"
     elif problem == "negative_k":

@@ -101,6 +101,7 @@ def test_evaluate_config_requires_a_checkpoint(tmp_path: Path) -> None:
 def _schema_of(yaml_file: Path) -> type | None:
     """The schema a config file starts from (``/data_schema@_here_`` or ``train_schema``)."""
     from anomaly_ae import schemas
+    from anomaly_ae.benchmark import schema as benchmark_schemas
     from anomaly_ae.config import register_configs
 
     register_configs()
@@ -108,7 +109,8 @@ def _schema_of(yaml_file: Path) -> type | None:
     if not isinstance(first, str) or "schema" not in first:
         return None
     name = first.lstrip("/").split("@")[0]
-    nodes = {n: getattr(schemas, n) for n in dir(schemas) if n.endswith("Config")}
+    modules = (schemas, benchmark_schemas)
+    nodes = {n: getattr(m, n) for m in modules for n in dir(m) if n.endswith("Config")}
     stored = ConfigStore.instance().repo[f"{name}.yaml"].node
     return next(c for c in nodes.values() if OmegaConf.get_type(stored) is c)
 

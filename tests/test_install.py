@@ -207,7 +207,10 @@ def test_help_describes_the_command_and_lists_only_real_choices(command: str, hy
     groups = text.split("== Configuration groups ==")[1].split("== Config ==")[0]
     assert "schema" not in groups
     if command == "train":
-        assert "model: conv, mlp" in groups and "trainer: cpu, ddp, ddp_cpu, default, gpu" in groups
+        assert (
+            "model: conv, dcae, mlp, vae" in groups
+            and "trainer: cpu, ddp, ddp_cpu, default, gpu" in groups
+        )
 
 
 def test_schemas_are_not_choices(hydra_cli) -> None:

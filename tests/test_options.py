@@ -114,6 +114,7 @@ def test_anomaly_sets_from_the_command_line(tiny_root: Path, tmp_path: Path) -> 
             tiny_root,
             sweep,
             "data.anomaly=kmnist,fashion_mnist,emnist_letters,mnist_classes",
+            "data.anomaly_classes=[0]",
             "data.train_size=null",
         ),
     )

@@ -21,6 +21,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, SequentialSampler
 
+from anomaly_ae.data.classes import ClassChoice, is_held_out
 from anomaly_ae.data.experiment_images import ExperimentImages
 from anomaly_ae.data.image_shape import Shape
 from anomaly_ae.data.loaders import (
@@ -30,7 +31,7 @@ from anomaly_ae.data.loaders import (
     keep_batch,
 )
 from anomaly_ae.data.source_choice import ImageSource, make_source
-from anomaly_ae.data.sources import SOURCES
+from anomaly_ae.data.splits import plain_size
 from anomaly_ae.data.tensors import ANOMALY, NORMAL, ImageTensorDataset
 from anomaly_ae.errors import ConfigError
 
@@ -43,6 +44,7 @@ SPLIT_SETTINGS = (
     "anomaly",
     "normal_path",
     "anomaly_path",
+    "normal_classes",
     "anomaly_classes",
     "train_size",
     "val_size",
@@ -53,7 +55,14 @@ SPLIT_SETTINGS = (
     "image_size",
 )
 # shown in results.json only where they are in effect (a default run's summary is unchanged)
-_SHOWN_WHEN_SET = ("normal_path", "anomaly_path", "grayscale", "resize", "image_size")
+_SHOWN_WHEN_SET = (
+    "normal_path",
+    "anomaly_path",
+    "normal_classes",
+    "grayscale",
+    "resize",
+    "image_size",
+)
 
 
 class AnomalyDataModule(pl.LightningDataModule):
@@ -69,15 +78,22 @@ class AnomalyDataModule(pl.LightningDataModule):
             from its training split and tested on its test split; one collection of images
             (``folder``, ``npy``, other classes) is split into train/validation/test.
         anomaly: the anomaly set, chosen the same way (only a test split is read where there is
-            one; all of a folder or an array); ``"<normal>_classes"`` (e.g. ``mnist_classes``)
-            to take a named normal set's ``anomaly_classes`` as the anomalies and train on the
-            other classes; or ``None`` to test on normal data alone (type I error only).
+            one; all of a folder or an array); ``"held_out_classes"`` (or
+            ``"<normal>_classes"``, e.g. ``mnist_classes``) for the normal set's images of the
+            labels that are not normal (``normal_classes``; narrowed to ``anomaly_classes``
+            where given); or ``None`` to test on normal data alone (type I error only).
         normal_path / anomaly_path: the folder of images (PNG, JPEG, ... of any size,
             subfolders included) or the ``.npy`` file (``(N, H, W)``, ``(N, C, H, W)`` or
             ``(N, H, W, C)``, ``uint8`` or floats in [0, 1]) of ``folder`` / ``npy``.
-        anomaly_classes: the held-out classes of ``<normal>_classes``.
+        normal_classes: the labels of a labelled normal set that are normal: training,
+            validation and normal test images are its images of these labels (``None``: all).
+            One-class MNIST: ``normal_classes=[3], anomaly="held_out_classes"``.
+        anomaly_classes: the labels that ``held_out_classes`` makes anomalies (``None``: every
+            label not in ``normal_classes``).
         train_size / val_size: the split of the normal training images (seed: 50,000 / 10,000);
-            ``train_size=None`` trains on every image not in validation (or test).
+            ``train_size=None`` trains on every image not in validation (or test);
+            ``val_size`` is a number of images, or a share in (0, 1) of the normal images it is
+            drawn from (``0.1``: a tenth of one class's images).
         test_size: the normal test images drawn from a normal set without a test split of its
             own; ``None``: as many as ``val_size``.
         split_seed: seed of the generator that draws the split.
@@ -108,11 +124,12 @@ class AnomalyDataModule(pl.LightningDataModule):
         normal_path: str | None = None,
         anomaly_path: str | None = None,
         train_size: int | None = None,
-        val_size: int = 10_000,
-        test_size: int | None = None,
+        val_size: float = 10_000,
+        test_size: float | None = None,
         split_seed: int = 42,
         shuffle_seed: int = 0,
-        anomaly_classes: Sequence[int] | None = (0,),
+        normal_classes: Sequence[int] | None = None,
+        anomaly_classes: Sequence[int] | None = None,
         grayscale: bool = False,
         resize: bool = False,
         image_size: Sequence[int] | None = None,
@@ -130,20 +147,21 @@ class AnomalyDataModule(pl.LightningDataModule):
                 raise ConfigError(f"data.{key}={value} must be at least 1")
         # plain values: the hyperparameters go into checkpoints, read with weights_only=True
         normal, anomaly = _plain(normal), _plain(anomaly)
+        normal_classes = None if normal_classes is None else [int(c) for c in normal_classes]
         anomaly_classes = None if anomaly_classes is None else [int(c) for c in anomaly_classes]
+        # a whole number of images stays an int however the config typed it (10000.0)
+        val_size = plain_size(val_size)
+        test_size = None if test_size is None else plain_size(test_size)
         image_size = None if image_size is None else [int(v) for v in image_size]
         normal_path = None if normal_path is None else str(normal_path)
         anomaly_path = None if anomaly_path is None else str(anomaly_path)
         root = str(root)
         self.save_hyperparameters(logger=False)
         normal_source = make_source(normal, normal_path, "data.normal", download)
-        # "<normal>_classes": the anomalies are the normal set's anomaly_classes (one-class setup)
-        held_out: tuple[int, ...] = ()
+        held_out = is_held_out(anomaly, normal)
+        classes = ClassChoice.of(normal_classes, anomaly_classes, held_out, anomaly)
         anomaly_source: ImageSource | None = None
-        if isinstance(normal, str) and normal in SOURCES and anomaly == f"{normal}_classes":
-            if not anomaly_classes:
-                raise ConfigError(f"data.anomaly={anomaly} needs data.anomaly_classes, e.g. [0]")
-            held_out = tuple(sorted({int(c) for c in anomaly_classes}))
+        if held_out:
             if anomaly_path:
                 raise ConfigError(
                     f"data.anomaly_path={anomaly_path} is read only with data.anomaly=folder "
@@ -161,7 +179,7 @@ class AnomalyDataModule(pl.LightningDataModule):
             Path(root).expanduser().resolve(),
             normal_source,
             anomaly_source,
-            held_out,
+            classes,
             train_size=train_size,
             val_size=val_size,
             test_size=test_size,
@@ -207,7 +225,7 @@ class AnomalyDataModule(pl.LightningDataModule):
             "anomaly": self.anomaly_name,
             **{key: hp[key] for key in SPLIT_SETTINGS if key not in ("normal", "anomaly")},
         }
-        if not self.images.held_out:
+        if not self.images.classes.held_out:
             description.pop("anomaly_classes")
         for key in _SHOWN_WHEN_SET:
             if not description[key]:
@@ -234,7 +252,7 @@ class AnomalyDataModule(pl.LightningDataModule):
         self.images.release(for_fit=self.val_set is None, for_test=self.test_set is None)
 
     def _setup_train_val(self) -> None:
-        self.images.check_anomaly_set()
+        self.images.check_before_training()
         train, val = self.images.train_and_validation()
         self.train_set = self._on_device(_normal_set(train))
         self.val_set = self._on_device(_normal_set(val))

@@ -9,8 +9,10 @@ preprocessing ``detect`` uses. It decides what is in each split; the data module
 A normal set with a test split of its own is split into training and validation images from
 its training split (:func:`~anomaly_ae.data.splits.split_indices`) and tested on its test
 split; one that is a single collection of images is split three ways
-(:func:`~anomaly_ae.data.splits.holdout_split`). With held-out classes (``mnist_classes``)
-the anomalies are the normal set's images of those classes.
+(:func:`~anomaly_ae.data.splits.holdout_split`). With normal classes (``data.normal_classes``)
+only the images of those labels are normal, and with held-out classes
+(``data.anomaly=held_out_classes``) the anomalies are the normal set's images of the other
+labels (:mod:`anomaly_ae.data.classes`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from pathlib import Path
 
 import torch
 
+from anomaly_ae.data.classes import ClassChoice
 from anomaly_ae.data.image_shape import Shape, check_fits, normal_shape
 from anomaly_ae.data.pictures import ImageSet, select
 from anomaly_ae.data.preprocessing import InputError, set_to_model_input
 from anomaly_ae.data.source_choice import ImageSource
 from anomaly_ae.data.sources import LabelledImages
-from anomaly_ae.data.splits import holdout_split, split_indices
+from anomaly_ae.data.splits import count_of, holdout_split, split_indices
 from anomaly_ae.errors import ConfigError
 
 _ANOMALY_HINT = "or run with data.anomaly=null to skip the anomaly metrics"
@@ -33,18 +36,20 @@ _ANOMALY_HINT = "or run with data.anomaly=null to skip the anomaly metrics"
 
 class ExperimentImages:
     """The images of a run: ``root`` holds the files, ``normal`` / ``anomaly`` read them
-    (``anomaly=None``: no anomaly set, or the ``held_out`` classes of the normal set); the
-    keyword settings are the data module's of the same names."""
+    (``anomaly=None``: no anomaly set, or the held-out classes of the normal set), ``classes``
+    says which of the normal set's labels are normal and which held out; the keyword settings
+    are the data module's of the same names (``val_size``: a count or a share in (0, 1) of the
+    normal images it is drawn from)."""
 
     def __init__(
         self,
         root: Path,
         normal: ImageSource,
         anomaly: ImageSource | None,
-        held_out: tuple[int, ...] = (),
+        classes: ClassChoice | None = None,
         *,
         train_size: int | None,
-        val_size: int,
+        val_size: float,
         test_size: int | None,
         split_seed: int,
         grayscale: bool,
@@ -55,7 +60,7 @@ class ExperimentImages:
         self.root = root
         self.normal = normal
         self.anomaly = anomaly
-        self.held_out = held_out
+        self.classes = classes or ClassChoice()
         self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
         self.split_seed = split_seed
         self.grayscale, self.resize, self.image_size = grayscale, resize, image_size
@@ -63,19 +68,20 @@ class ExperimentImages:
         self._loaded: dict[tuple[str, str | None], LabelledImages] = {}
         self._shape: Shape | None = None
         self._holdout: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._pool_indices: torch.Tensor | None = None
 
     @property
     def normal_name(self) -> str:
-        return self.normal.display_name
+        return self.classes.name(self.normal.display_name, anomalies=False)
 
     @property
     def anomaly_name(self) -> str | None:
-        if self.held_out:
-            return f"{self.normal_name}-classes-{'-'.join(map(str, self.held_out))}"
+        if self.classes.held_out:
+            return self.classes.name(self.normal.display_name, anomalies=True)
         if self.anomaly is None:
             return None
         name = self.anomaly.display_name
-        return f"{name}-anomaly" if name == self.normal_name else name
+        return f"{name}-anomaly" if name == self.normal.display_name else name
 
     @property
     def input_shape(self) -> Shape:
@@ -97,9 +103,13 @@ class ExperimentImages:
             split = self._anomaly_split()
             self.anomaly.ensure(self.root, split, self.download, hint=_ANOMALY_HINT)
 
-    def check_anomaly_set(self) -> None:
-        """Refuse an anomaly set that will not fit the normal set's shape before any training
-        rather than after it (it is read once, and kept for the test)."""
+    def check_before_training(self) -> None:
+        """Refuse labels the normal set lacks, and an anomaly set that will not fit the normal
+        set's shape, before any training rather than after it (what is read is kept for the
+        test)."""
+        train = self._normal_train_part().labels
+        test = self._load(self.normal, "test").labels if self.normal.has_test_split else None
+        self.classes.check(self.normal.display_name, train, test)
         if self.anomaly is None:
             return
         split = self._anomaly_split()
@@ -111,16 +121,13 @@ class ExperimentImages:
 
     def train_and_validation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The normal training and validation images, drawn by ``split_seed``."""
-        part = self._normal_train_part()
-        images = part.images
+        images = self._normal_pool()
         if not self.normal.has_test_split:
             train_idx, val_idx, _ = self._holdout_split()
         else:
-            if self.held_out:
-                images = images[~self._is_held_out(part.labels)]
-            train_idx, val_idx = split_indices(
-                len(images), self.train_size, self.val_size, self.split_seed
-            )
+            n = len(images)
+            val_size = count_of(self.val_size, n, "val_size")
+            train_idx, val_idx = split_indices(n, self.train_size, val_size, self.split_seed)
         # split the (uint8) images first: the float copies are then made once, at a quarter
         # of the memory traffic of splitting float images
         name = self.normal_name
@@ -133,22 +140,16 @@ class ExperimentImages:
         """The normal and anomalous test images (``None``: no anomaly set)."""
         name = self.normal_name
         if not self.normal.has_test_split:
-            whole = self._normal_train_part().images
-            normal = self._converted(select(whole, self._holdout_split()[2]), "data.normal", name)
+            test_idx = self._holdout_split()[2]
+            normal = self._converted(select(self._normal_pool(), test_idx), "data.normal", name)
+            held = self._normal_train_part()  # a one-collection set's own other labels
+        else:
+            held = self._load(self.normal, "test")
+            normal = self._labelled(held, self.classes.is_normal(held.labels), "data.normal", name)
+        if not self.classes.held_out:
             return normal, self._anomalous_images()
-        test = self._load(self.normal, "test")
-        if self.held_out:
-            held = self._is_held_out(test.labels)
-            if not bool(held.any()):
-                raise ConfigError(
-                    f"data.anomaly_classes={list(self.held_out)} match no "
-                    f"{self.normal_name} test label"
-                )
-            return (
-                self._converted(test.images[~held], "data.normal", name),
-                self._converted(test.images[held], "data.anomaly", self.anomaly_name),
-            )
-        return self._converted(test.images, "data.normal", name), self._anomalous_images()
+        anomalous = self.classes.is_anomalous(held.labels)
+        return normal, self._labelled(held, anomalous, "data.anomaly", str(self.anomaly_name))
 
     def release(self, for_fit: bool, for_test: bool) -> None:
         """Drop the images as read that neither the fit (``for_fit``: its images are still to
@@ -180,16 +181,35 @@ class ExperimentImages:
         split, or the whole set where it has no test split."""
         return self._load(self.normal, "train" if self.normal.has_test_split else None)
 
-    def _is_held_out(self, labels: torch.Tensor) -> torch.Tensor:
-        return torch.isin(labels, torch.tensor(self.held_out, dtype=labels.dtype))
+    def _normal_pool(self) -> ImageSet:
+        """The normal images the training and validation images (and, without a test split,
+        the normal test images) are drawn from: the training part's, of the normal labels."""
+        part = self._normal_train_part()
+        return part.images if not self.classes.selects else select(part.images, self._pool())
+
+    def _pool(self) -> torch.Tensor:
+        """Where :meth:`_normal_pool`'s images are in the training part, found once."""
+        if self._pool_indices is None:
+            normal = self.classes.is_normal(self._normal_train_part().labels)
+            self._pool_indices = torch.nonzero(normal).flatten()
+        return self._pool_indices
+
+    def _labelled(
+        self, part: LabelledImages, chosen: torch.Tensor, role: str, name: str
+    ) -> torch.Tensor:
+        """The images of ``part`` where ``chosen``, as model input."""
+        images = part.images if bool(chosen.all()) else select(part.images, chosen.nonzero()[:, 0])
+        return self._converted(images, role, name)
 
     def _holdout_split(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Train/validation/test indices of a normal set without a test split, drawn once."""
         if self._holdout is None:
-            n = len(self._normal_train_part().labels)
+            n = len(self._pool())
             name = f"data.normal ({self.normal_name})"
+            val_size = count_of(self.val_size, n, "val_size")
+            test_size = count_of(self.test_size, n, "test_size")
             self._holdout = holdout_split(
-                n, self.train_size, self.val_size, self.test_size, self.split_seed, name
+                n, self.train_size, val_size, test_size, self.split_seed, name
             )
         return self._holdout
 

@@ -8,6 +8,27 @@ import torch
 from anomaly_ae.errors import ConfigError
 
 
+def plain_size(size: float) -> float:
+    """A split size as an ``int`` where it is a whole number of images (however a config typed
+    it: ``10000.0``), else as it is (a share, which :func:`count_of` reads)."""
+    return int(size) if size >= 1 and size == int(size) else float(size)
+
+
+def count_of(size: float | int | None, n: int, key: str) -> int | None:
+    """A split size as a number of images: a count (an integer >= 1) as it is, a share in
+    (0, 1) of the ``n`` images it is drawn from (rounded, at least 1); ``None`` stays."""
+    if size is None:
+        return None
+    if 0 < size < 1:
+        return max(1, round(size * n))
+    if size < 1 or size != int(size):
+        raise ConfigError(
+            f"data.{key}={size} is neither a number of images (an integer >= 1) nor a share of "
+            "them (between 0 and 1, e.g. 0.1)"
+        )
+    return int(size)
+
+
 def split_indices(
     n: int, train_size: int | None, val_size: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:

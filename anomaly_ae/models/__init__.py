@@ -2,6 +2,7 @@
 
 from anomaly_ae.models.autoencoder import AutoencoderModule
 from anomaly_ae.models.conv import ConvAutoencoder, ConvDecoder, ConvEncoder
+from anomaly_ae.models.lenet import LeNetAutoencoder
 from anomaly_ae.models.mlp import Decoder, Encoder, MlpAutoencoder
 from anomaly_ae.models.nets import build_net
 
@@ -12,6 +13,7 @@ __all__ = [
     "ConvEncoder",
     "Decoder",
     "Encoder",
+    "LeNetAutoencoder",
     "MlpAutoencoder",
     "build_net",
 ]

@@ -17,11 +17,11 @@ from anomaly_ae import __version__
 from anomaly_ae.data.tensors import Batch
 from anomaly_ae.errors import ConfigError, TrainingDivergedError
 from anomaly_ae.metrics import Evaluation, ScoreCollector, ScoredImages
+from anomaly_ae.models.input_transform import build_input_transform, fit_on_training_images
 from anomaly_ae.models.nets import SEED_NET, build_net, complete_net_config
+from anomaly_ae.models.schedules import check_resumed_cosine, checked_schedule, lr_scheduler_config
 from anomaly_ae.scoring import build_score, reconstruction_error, score_config
 from anomaly_ae.targets import qualified_name
-
-SCHEDULERS = ("cosine",)
 
 
 class AutoencoderModule(pl.LightningModule):
@@ -42,7 +42,9 @@ class AutoencoderModule(pl.LightningModule):
     :mod:`anomaly_ae.models.nets`) and its own settings (``None``: the seed's MLP). The module
     owns the scores of both evaluation stages: :meth:`scored` gives those of the last
     validation and test, :attr:`evaluation` what the last test found; readers (the threshold
-    callback, the reports) take them from there.
+    callback, the reports) take them from there. ``preprocess`` names an input transform
+    fitted on the training images when fitting starts: every image the module trains on,
+    validates, tests and scores goes through it (:meth:`model_input`).
     """
 
     #: the network of ``net=None``
@@ -57,6 +59,9 @@ class AutoencoderModule(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         scheduler: str | None = None,
+        lr_milestones: Sequence[int] | None = None,
+        lr_gamma: float = 0.1,
+        preprocess: str | None = None,
     ) -> None:
         super().__init__()
         # Plain Python values (not OmegaConf containers) keep checkpoints loadable as weights.
@@ -66,17 +71,18 @@ class AutoencoderModule(pl.LightningModule):
             raise ConfigError(
                 f"model.lr={lr} must be positive and model.weight_decay={weight_decay} not negative"
             )
-        if scheduler is not None and scheduler not in SCHEDULERS:
-            raise ConfigError(
-                f"model.scheduler={scheduler} is unknown; choose null or {', '.join(SCHEDULERS)}"
-            )
+        lr_milestones, lr_gamma = checked_schedule(scheduler, lr_milestones, lr_gamma)
         net = complete_net_config(net, self.default_net)  # every setting: checkpoints rebuild it
         score = score_config(score)
         # named, not read from the frames: a subclass's own arguments (VaeModule's beta) are
         # added to these; the run logs its whole config instead
         settings = {"net": net, "score": score, "input_shape": input_shape}
         settings |= {"latent_dim": latent_dim, "lr": lr, "weight_decay": weight_decay}
-        self.save_hyperparameters({**settings, "scheduler": scheduler}, logger=False)
+        schedule = {"scheduler": scheduler, "lr_milestones": lr_milestones, "lr_gamma": lr_gamma}
+        settings |= {**schedule, "preprocess": preprocess}
+        self.save_hyperparameters(settings, logger=False)
+        # model.preprocess: fitted when fitting starts, applied to every image the model sees
+        self.input_transform = build_input_transform(preprocess)
         network = build_net(net, input_shape, latent_dim)
         self.encoder, self.decoder = network.encoder, network.decoder
         # the anomaly score; what it fits (FitScore, before each validation) is in its buffers
@@ -107,14 +113,20 @@ class AutoencoderModule(pl.LightningModule):
         self._checkpoint_step = 0  # global step of the checkpoint the weights were loaded from
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Reconstruct ``images``."""
+        """Reconstruct ``images`` given as the network takes them (:meth:`model_input`)."""
         return self.decoder(self.encoder(images))
 
+    def model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` (pixels in [0, 1]) as the network takes them and reconstructs them: through
+        the fitted ``model.preprocess`` transform, or as they are."""
+        return images if self.input_transform is None else self.input_transform(images)
+
     def score(self, images: torch.Tensor) -> torch.Tensor:
-        """Anomaly score of each image (``model.score``; by default the seed's sum of squared
-        reconstruction error)."""
-        codes = self.encoder(images)
-        return self.scorer(images, codes, self.decoder(codes))
+        """Anomaly score of each image (``model.score``, of the model's input: by default the
+        seed's sum of squared reconstruction error)."""
+        x = self.model_input(images)
+        codes = self.encoder(x)
+        return self.scorer(x, codes, self.decoder(codes))
 
     @torch.inference_mode()
     def codes_and_errors(
@@ -127,7 +139,7 @@ class AutoencoderModule(pl.LightningModule):
         try:
             codes, errors = [], []
             for chunk in images.split(batch_size):
-                x = chunk.to(self.device, non_blocking=True)
+                x = self.model_input(chunk.to(self.device, non_blocking=True))
                 z = self.encoder(x)
                 codes.append(z.flatten(1))
                 errors.append(reconstruction_error(x, self.decoder(z)))
@@ -201,7 +213,7 @@ class AutoencoderModule(pl.LightningModule):
         return F.mse_loss(reconstructions, images)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        images = batch.images
+        images = self.model_input(batch.images)
         loss = self.training_loss(images)
         value = loss.item()  # the one host sync of a step: the NaN check and the loss curve
         if not math.isfinite(value):
@@ -258,7 +270,7 @@ class AutoencoderModule(pl.LightningModule):
         return torch.tensor(self._val_loss_history, dtype=torch.float64).reshape(-1, 2)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        images = batch.images
+        images = self.model_input(batch.images)
         codes = self.encoder(images)
         reconstructions = self.decoder(codes)
         loss = self.validation_loss(images, codes, reconstructions)
@@ -335,30 +347,17 @@ class AutoencoderModule(pl.LightningModule):
             weight_decay=self.hparams.weight_decay,
             fused=fused,
         )
-        if self.hparams.scheduler is None:
-            return optimizer
-        steps = self.trainer.estimated_stepping_batches
-        if not math.isfinite(steps):
-            raise ConfigError(
-                f"model.scheduler={self.hparams.scheduler} needs a finite training length: "
-                "set trainer.max_epochs or trainer.max_steps"
-            )
-        # from lr down to 0 over the run's optimizer steps, stepped after each of them
-        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(steps), 1))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+        schedule = lr_scheduler_config(optimizer, self.hparams, self.trainer)
+        return optimizer if schedule is None else {"optimizer": optimizer, "lr_scheduler": schedule}
+
+    def on_fit_start(self) -> None:
+        # Lightning restores a resumed run's checkpoint first: its fitted bounds are kept
+        fit_on_training_images(self.input_transform, self.trainer)
 
     def on_train_start(self) -> None:
-        """A resumed run restores its cosine schedule, planned for the original run's steps;
-        stretching it would send the learning rate back up after it reaches 0."""
-        if self.hparams.scheduler != "cosine":
-            return
-        planned, steps = self.lr_schedulers().T_max, self.trainer.estimated_stepping_batches
-        if planned != max(int(steps), 1):
-            raise ConfigError(
-                f"model.scheduler=cosine was planned for {planned} optimizer steps but this "
-                f"run has {int(steps)}: a resumed run keeps the schedule it started with; "
-                "resume with the original trainer.max_epochs / trainer.max_steps"
-            )
+        if self.hparams.scheduler == "cosine":
+            steps = self.trainer.estimated_stepping_batches
+            check_resumed_cosine(self.lr_schedulers().T_max, steps)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["anomaly_ae"] = {

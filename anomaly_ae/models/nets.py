@@ -1,5 +1,5 @@
 """Building the network a model config names by ``_target_`` (lightning-hydra-template's
-``net:``), with ``model=mlp`` and ``model=conv`` as the shipped ones.
+``net:``), with ``model=mlp``, ``model=conv`` and ``model=dcae`` as the shipped ones.
 
 A network is an ``nn.Module`` class whose constructor takes ``input_shape`` and
 ``latent_dim`` (the model passes them) and its own settings, and which has an ``encoder``
@@ -26,6 +26,7 @@ from anomaly_ae.targets import load_class, plain, qualified_name
 
 SEED_NET = "anomaly_ae.models.mlp.MlpAutoencoder"
 CONV_NET = "anomaly_ae.models.conv.ConvAutoencoder"
+LENET_NET = "anomaly_ae.models.lenet.LeNetAutoencoder"
 # given by the model, not part of a network's own settings
 MODEL_ARGUMENTS = ("input_shape", "latent_dim")
 

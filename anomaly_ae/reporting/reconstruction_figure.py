@@ -1,6 +1,10 @@
 """The labelled reconstruction figure: for each set, its most typical and its worst images,
 each with its reconstruction and squared-error map (the per-pixel residual is the
-autoencoder's anomaly map), its score and whether it was flagged."""
+autoencoder's anomaly map), its score and whether it was flagged.
+
+A model with an input transform (``model.preprocess``) reconstructs and scores the transformed
+images, so the figure shows those: input, reconstruction and error maps are in the one space
+the score is computed in, and the error map still sums to the score."""
 
 from __future__ import annotations
 
@@ -61,8 +65,9 @@ def typical_and_worst(scores: torch.Tensor, anomalous: bool, n: int) -> list[tup
 def reconstruction_figure(
     model: AutoencoderModule, sets: list[ScoredSet], threshold: float, n: int = 3
 ) -> Figure:
-    """Three strips per set (inputs, reconstructions, squared errors), one column per example,
-    each titled with its kind, score and verdict (red where the verdict is wrong)."""
+    """Three strips per set (the model's inputs, reconstructions, squared errors), one column
+    per example, each titled with its kind, score and verdict (red where the verdict is
+    wrong)."""
     rows = [(s, typical_and_worst(s.scores, s.anomalous, n)) for s in sets]
     columns = max((len(chosen) for _, chosen in rows), default=1)
     fig = Figure(figsize=(1.3 * columns + 1.2, 5.0 * max(len(sets), 1)))
@@ -72,15 +77,17 @@ def reconstruction_figure(
     axes = fig.subplots(3 * len(sets), 1, squeeze=False)[:, 0]
     strips = []
     for scored, chosen in rows:
-        images = scored.images[torch.tensor([i for _, i in chosen])].to(model.device)
-        with torch.inference_mode():
-            reconstructions = model(images)
+        picked = scored.images[torch.tensor([i for _, i in chosen])].to(model.device)
+        images, reconstructions = inputs_and_reconstructions(model, picked)
         # per pixel, summed over the channels: each pixel's share of the score
         errors = ((images - reconstructions) ** 2).sum(1, keepdim=True)
         strips.append([_strip(x.cpu()).numpy() for x in (images, reconstructions, errors)])
     error_max = max(float(np.nanmax(strip[2])) for strip in strips) or 1.0
+    # min-max scaling puts the training images' transformed pixels in [0, 1] as well
+    preprocess = model.hparams.get("preprocess")
+    first = "input" if preprocess is None else f"input ({preprocess})"
     for block, ((scored, chosen), strip) in enumerate(zip(rows, strips, strict=True)):
-        for row, label in enumerate(("input", "reconstruction", "squared error")):
+        for row, label in enumerate((first, "reconstruction", "squared error")):
             ax = axes[3 * block + row]
             if row < 2:
                 ax.imshow(strip[row], cmap="gray", vmin=0, vmax=1)
@@ -108,6 +115,22 @@ def reconstruction_figure(
     )
     fig.tight_layout()
     return fig
+
+
+def inputs_and_reconstructions(
+    model: AutoencoderModule, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's inputs of ``images`` and their reconstructions, in eval mode as they were
+    scored: a BatchNorm network (``model=dcae``) uses its running statistics, not those of
+    the few images drawn, and leaves them as they are."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            inputs = model.model_input(images)
+            return inputs, model(inputs)
+    finally:
+        model.train(was_training)
 
 
 def _strip(images: torch.Tensor, gap: int = 2) -> torch.Tensor:
