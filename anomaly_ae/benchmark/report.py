@@ -41,7 +41,7 @@ class Report:
         self.classes, self.seeds = list(classes), list(seeds)
 
     def write(
-        self, records: Mapping[Cell, Mapping[str, Any]], elapsed: float, figure: bool
+        self, records: Mapping[Cell, Mapping[str, Any]], elapsed: float, ran: int, figure: bool
     ) -> dict[str, Any]:
         """Write the reports (the figure too with ``figure``); returns benchmark.json's content."""
         protocol = self.cfg.protocol
@@ -60,7 +60,8 @@ class Report:
             "cells": [{**r} for r in records.values()],
             "failed": failed,
             "timings": {
-                "elapsed_seconds": round(elapsed, 1),
+                "elapsed_seconds": round(elapsed, 1),  # this run's, which ran `ran` cells
+                "cells_run": ran,
                 "cells_wall_seconds": round(cell_seconds, 1),
             },
             "machine": {
@@ -72,7 +73,7 @@ class Report:
         }
         table = markdown_table(rows, self.classes, protocol.title)
         timing = (
-            f"\n\nCells' wall time: {cell_seconds / 60:.1f} min in all; this run: "
+            f"\n\nCells' wall time: {cell_seconds / 60:.1f} min in all; this run: {ran} cells in "
             f"{elapsed / 60:.1f} min. Failed cells: {len(failed)}.\n"
             + "".join(f"\n- failed: {line}" for line in failed)
             + ("\n" if failed else "")

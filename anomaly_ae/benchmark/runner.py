@@ -135,7 +135,7 @@ def run_benchmark(cfg: DictConfig, out: Path) -> dict[str, Any]:
                     records[cell] = ran[cell] = future.result()
                     left = [*queue, *running.values()]
                     print(progress_line(cell, ran, left, jobs, protocol.metric), flush=True)
-                    report.write(records, time.perf_counter() - started, figure=False)
+                    report.write(records, time.perf_counter() - started, len(ran), figure=False)
         except KeyboardInterrupt:
             # the cells' processes got the same Ctrl-C; what finished is on disk
             queue.clear()
@@ -143,7 +143,7 @@ def run_benchmark(cfg: DictConfig, out: Path) -> dict[str, Any]:
                 f"interrupted: {len(records)} of {len(cells)} cells are finished and kept in "
                 f"{out}; run the same command again to resume"
             ) from None
-    return report.write(records, time.perf_counter() - started, figure=True)
+    return report.write(records, time.perf_counter() - started, len(ran), figure=True)
 
 
 def user_config_dirs() -> tuple[str, ...]:

@@ -87,7 +87,9 @@ class AnomalyDataModule(pl.LightningDataModule):
             ``(N, H, W, C)``, ``uint8`` or floats in [0, 1]) of ``folder`` / ``npy``.
         normal_classes: the labels of a labelled normal set that are normal: training,
             validation and normal test images are its images of these labels (``None``: all).
-            One-class MNIST: ``normal_classes=[3], anomaly="held_out_classes"``.
+            One-class MNIST: ``normal_classes=[3], anomaly="held_out_classes", val_size=0.1``
+            (the configs choose the last two when ``data.normal_classes`` is set; from Python
+            they are given as any other setting).
         anomaly_classes: the labels that ``held_out_classes`` makes anomalies (``None``: every
             label not in ``normal_classes``).
         train_size / val_size: the split of the normal training images (seed: 50,000 / 10,000);

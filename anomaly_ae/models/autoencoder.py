@@ -4,13 +4,15 @@ and what a test found (its :class:`~anomaly_ae.metrics.Evaluation`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchmetrics.aggregation import MeanMetric
 
 from anomaly_ae import __version__
@@ -22,6 +24,18 @@ from anomaly_ae.models.nets import SEED_NET, build_net, complete_net_config
 from anomaly_ae.models.schedules import check_resumed_cosine, checked_schedule, lr_scheduler_config
 from anomaly_ae.scoring import build_score, reconstruction_error, score_config
 from anomaly_ae.targets import qualified_name
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """``module`` in eval mode for the block (batch norm's running statistics, no dropout),
+    then back in the mode it was in."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 class AutoencoderModule(pl.LightningModule):
@@ -134,9 +148,7 @@ class AutoencoderModule(pl.LightningModule):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent codes and reconstruction errors of any number of images, in eval mode and
         large chunks: what the scores are fitted on."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             codes, errors = [], []
             for chunk in images.split(batch_size):
                 x = self.model_input(chunk.to(self.device, non_blocking=True))
@@ -144,8 +156,6 @@ class AutoencoderModule(pl.LightningModule):
                 codes.append(z.flatten(1))
                 errors.append(reconstruction_error(x, self.decoder(z)))
             return torch.cat(codes), torch.cat(errors)
-        finally:
-            self.train(was_training)
 
     @torch.inference_mode()
     def score_images(self, images: torch.Tensor, batch_size: int = 10_000) -> torch.Tensor:
@@ -154,13 +164,9 @@ class AutoencoderModule(pl.LightningModule):
         Large chunks keep the matrix products efficient: on a 2-core CPU, chunks of 10,000
         score about 2.5x more images per second than chunks of 1,000.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             chunks = images.split(batch_size)
             return torch.cat([self.score(c.to(self.device, non_blocking=True)) for c in chunks])
-        finally:
-            self.train(was_training)
 
     def flag(self, scores: torch.Tensor) -> torch.Tensor:
         """``True`` where a score is above the fitted threshold.

@@ -19,6 +19,7 @@ from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.data.tensors import ANOMALY
 from anomaly_ae.metrics import Evaluation
 from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.models.autoencoder import evaluating
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,9 @@ def inputs_and_reconstructions(
     """The model's inputs of ``images`` and their reconstructions, in eval mode as they were
     scored: a BatchNorm network (``model=dcae``) uses its running statistics, not those of
     the few images drawn, and leaves them as they are."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            inputs = model.model_input(images)
-            return inputs, model(inputs)
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        inputs = model.model_input(images)
+        return inputs, model(inputs)
 
 
 def _strip(images: torch.Tensor, gap: int = 2) -> torch.Tensor:
