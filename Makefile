@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test bench benchmark reproduce lint format tensorboard clean
+.PHONY: help install train test test-fast bench benchmark reproduce lint format docs tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -28,14 +28,17 @@ train: $(STAMP) ## train, calibrate and test the hw7 experiment (ARGS="..." for 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) ## time the seed's loop, a bare loop, anomaly_ae's fit and scoring, side by side
+test-fast: $(STAMP) ## the unit tier (tests/unit), for the edit-test loop
+	$(BIN)/python -m pytest tests/unit
+
+bench: $(STAMP) ## time hw7's loop, a bare loop, anomaly_ae's fit and scoring, side by side
 	$(BIN)/python benchmarks/train_speed.py $(ARGS)
 
 benchmark: $(STAMP) ## one-class MNIST for every detector, 3 seeds, beside the published tables
 	$(BIN)/python -m anomaly_ae.benchmark $(ARGS)
 
-reproduce: $(STAMP) ## the seed's loop and anomaly_ae, 5 seeds each, side by side on real data
-	$(BIN)/python benchmarks/reproduce_seed.py $(ARGS)
+reproduce: $(STAMP) ## hw7's loop and anomaly_ae, 5 seeds each, side by side on real data
+	$(BIN)/python benchmarks/reproduce_hw7.py $(ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -45,9 +48,12 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+docs: $(STAMP) ## build the documentation site into site/ (MkDocs, warnings as errors)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 tensorboard: $(STAMP) ## open TensorBoard on every run under logs/
 	$(BIN)/tensorboard --logdir logs
 
 clean: ## remove logs, caches and build files (keeps data/ and $(VENV))
-	rm -rf logs outputs multirun .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf logs outputs multirun site .pytest_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -13,7 +13,7 @@ from pytorch_lightning import LightningDataModule
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 from anomaly_ae.models.autoencoder import AutoencoderModule
-from anomaly_ae.models.nets import CONV_NET, SEED_NET
+from anomaly_ae.models.nets import CONV_NET, HW7_NET
 from anomaly_ae.targets import check_trusted, load_class
 
 # where Lightning saves the data module's constructor arguments
@@ -74,7 +74,7 @@ def current_model_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
         if name in settings
     }
     if architecture == "mlp":
-        net = {"_target_": SEED_NET, "hidden_dims": own.get("hidden_dims")}
+        net = {"_target_": HW7_NET, "hidden_dims": own.get("hidden_dims")}
     else:
         net = {
             "_target_": CONV_NET,
@@ -107,11 +107,11 @@ def autoencoder_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) ->
     try:
         module = load_class(module_target(checkpoint), AutoencoderModule, "model", AUTOENCODER)
         model = module(**checkpoint["hyper_parameters"])
+        model.on_load_checkpoint(checkpoint)  # first, as Lightning calls it: it may adapt keys
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError, ConfigError) as err:
         reason = one_line(err)
         raise CheckpointError(f"{path} does not match its own model settings ({reason})") from err
-    model.on_load_checkpoint(checkpoint)
     return model
 
 
@@ -126,9 +126,9 @@ def check_network_trusted(checkpoint: Mapping[str, Any], path: str | Path) -> No
     they trust (:func:`anomaly_ae.targets.check_trusted`)."""
     settings = checkpoint["hyper_parameters"]
     targets = [module_target(checkpoint)]
-    for key in ("net", "score"):
+    for key in ("net", "score", "threshold"):
         node = settings.get(key)
-        targets.append(str(node.get("_target_") if isinstance(node, Mapping) else SEED_NET))
+        targets.append(str(node.get("_target_") if isinstance(node, Mapping) else HW7_NET))
     try:
         for target in targets:
             check_trusted(target)

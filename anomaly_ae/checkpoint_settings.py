@@ -19,9 +19,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from anomaly_ae.checkpoint import DATA_KEY, check_network_trusted, module_target, read_checkpoint
-from anomaly_ae.data.classes import is_held_out
 from anomaly_ae.data.datamodule import SPLIT_SETTINGS
-from anomaly_ae.data.dataset_sources import check_dataset_trusted
+from anomaly_ae.data.sources.dataset_classes import check_dataset_trusted
+from anomaly_ae.data.splits.classes import is_held_out
 from anomaly_ae.errors import CheckpointError, ConfigError, one_line
 from anomaly_ae.models.nets import complete_net_config
 from anomaly_ae.scoring import score_config
@@ -43,9 +43,9 @@ _CALIBRATION_SPLIT = (
     "test_size",
     "split_seed",
 )
-# the model's input shape follows the data (train gives it the data's shape and checks a
-# resumed one against them), so the command line's model=... does not compare it
-_FOLLOWS_DATA = {"input_shape"}
+# not compared with a checkpoint's: the input shape follows the data (checked against them),
+# and the threshold rule is this run's (it is fitted again after every validation)
+_FOLLOWS_DATA = {"input_shape", "threshold"}
 
 
 def explicit_keys(overrides: Iterable[str], group: DictConfig, name: str) -> set[str]:
@@ -130,7 +130,7 @@ def model_config_for_resume(
         "continues the saved model",
     )
     instantiation = {k: _plain(v) for k, v in model.items() if str(k).startswith("_")}
-    instantiation["_target_"] = module_target(checkpoint)  # model=vae's class, or the seed's
+    instantiation["_target_"] = module_target(checkpoint)  # model=vae's class, or hw7's
     return OmegaConf.create({**instantiation, **saved})
 
 

@@ -20,6 +20,13 @@ from anomaly_ae.failed_runs import record_in_run_log, remove_event_files_without
 _USER_ERRORS = (AnomalyAEError, MisconfigurationException)
 # Lightning's advertisements, printed on every run: "💡 Tip: ... try installing [litlogger]"
 _LIGHTNING_TIP = "💡 Tip:"
+# said on each stage after the first, when the model's own components (configure_callbacks)
+# replace themselves in the trainer's callbacks
+_OWN_CALLBACKS_REPLACED = (
+    "The following callbacks returned in `LightningModule.configure_callbacks` will override "
+    "existing callbacks passed to Trainer: "
+)
+_OWN_CALLBACKS = {"DecisionThreshold", "FitScore"}
 _LIGHTNING_INFO_LOGGERS = (
     "pytorch_lightning.utilities.rank_zero",
     "lightning_fabric.utilities.rank_zero",
@@ -75,7 +82,11 @@ def require_values(cfg: DictConfig) -> None:
 
 class _DropLightningTips(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(_LIGHTNING_TIP)
+        message = str(record.msg)
+        if message.startswith(_OWN_CALLBACKS_REPLACED):
+            named = set(message.removeprefix(_OWN_CALLBACKS_REPLACED).split(", "))
+            return not named <= _OWN_CALLBACKS
+        return not message.startswith(_LIGHTNING_TIP)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint, saved_split
-from anomaly_ae.data.preprocessing import to_model_input
+from anomaly_ae.data.model_input import to_model_input
 from anomaly_ae.inputs import Skipped, read_inputs
 from anomaly_ae.models import AutoencoderModule
 
@@ -44,7 +44,7 @@ class Detector:
         data: dict[str, Any] | None = None,
     ) -> None:
         self.model = model.to(device).eval()
-        self.threshold_ = model.fitted_threshold()
+        self.threshold_ = model.threshold.fitted()
         self.batch_size = batch_size
         # what the detector learnt "normal" from and was calibrated on (sets, split, seed)
         self.data = dict(data or {})
@@ -60,7 +60,7 @@ class Detector:
     @property
     def calibration(self) -> dict[str, Any]:
         """How the threshold was fitted: rule, its numbers, validation images, step."""
-        return dict(self.model.calibration)
+        return dict(self.model.threshold.calibration)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -76,7 +76,7 @@ class Detector:
     def predict(self, images, grayscale: bool = False, resize: bool = False) -> np.ndarray:
         """1 where an image is an anomaly (score above ``threshold_``), else 0."""
         scores = self._scores(images, grayscale, resize)
-        return self.model.flag(scores).cpu().numpy().astype(np.int64)
+        return self.model.threshold.flag(scores).cpu().numpy().astype(np.int64)
 
     def _scores(self, images, grayscale: bool, resize: bool) -> torch.Tensor:
         x = to_model_input(images, self.input_shape, grayscale, resize)
@@ -90,7 +90,7 @@ class Detector:
         if not inputs.names:
             return [], skipped
         scores = self.model.score_images(inputs.images, self.batch_size)
-        flags = self.model.flag(scores).cpu().tolist()
+        flags = self.model.threshold.flag(scores).cpu().tolist()
         detections = [
             Detection(name, score, self.threshold_, flag)
             for name, score, flag in zip(inputs.names, scores.cpu().tolist(), flags, strict=True)

@@ -1,6 +1,6 @@
 """Reading user images: files and folders (PNG/JPEG, .npy, IDX) to model input.
 
-The pixels read go through :func:`anomaly_ae.data.preprocessing.to_model_input`, the
+The pixels read go through :func:`anomaly_ae.data.model_input.to_model_input`, the
 conversion the training data go through too (imported here, with :class:`InputError`, for
 the callers of this module). Nothing is converted silently: colour images need
 ``grayscale=True`` and images of another size need ``resize=True``; without them the image is
@@ -18,9 +18,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets.mnist import read_image_file
 
-from anomaly_ae.data.pictures import IMAGE_SUFFIXES, picture_array
-from anomaly_ae.data.preprocessing import InputError, to_model_input
-from anomaly_ae.data.sources import read_idx
+from anomaly_ae.data.model_input import InputError, to_model_input
+from anomaly_ae.data.sources.idx import read_idx
+from anomaly_ae.data.sources.pictures import IMAGE_SUFFIXES, picture_array
 from anomaly_ae.errors import CorruptDataError, one_line
 
 __all__ = [

@@ -22,7 +22,7 @@ from torchmetrics.functional.classification import (
 )
 from torchmetrics.utilities import dim_zero_cat
 
-from anomaly_ae.data.tensors import ANOMALY, NORMAL
+from anomaly_ae.data.batches import ANOMALY, NORMAL
 
 
 class ScoredImages(NamedTuple):

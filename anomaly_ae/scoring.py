@@ -6,27 +6,32 @@ the codes, the scale of its parts) lives in buffers, so it is saved in checkpoin
 weights, moves with the model and is exported with it. Three scores (``score=`` on the
 command line):
 
-- :class:`ReconstructionScore`: the per-image sum of squared reconstruction error, the seed's;
+- :class:`ReconstructionScore`: the per-image sum of squared reconstruction error, hw7's;
 - :class:`MahalanobisScore`: the squared Mahalanobis distance of the latent code to the
   training codes (Denouden et al. 2018, "Improving Reconstruction Autoencoder
   Out-of-distribution Detection with Mahalanobis Distance"), fitted on the training codes;
 - :class:`CombinedScore`: both, each standardised with the mean and std of its validation
   scores, then added (Denouden et al.'s combination).
 
-Fitting (:meth:`Score.fit`) runs before every validation (:class:`anomaly_ae.callbacks.FitScore`),
-on the weights being validated, so the threshold is always fitted on scores of fitted parts.
+Fitting (:meth:`Score.fit`) runs before every validation (:class:`FitScore`, which the model
+returns from ``configure_callbacks``), on the weights being validated, so the threshold is
+always fitted on scores of fitted parts.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
+from pytorch_lightning import Callback
 from torch import nn
 
 from anomaly_ae.errors import ConfigError
+from anomaly_ae.eval_mode import evaluating
 from anomaly_ae.targets import load_class, qualified_name
 
 # (codes of images, reconstruction errors of images), computed by the model in large chunks
@@ -34,7 +39,7 @@ Encode = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 def reconstruction_error(images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
-    """Per-image sum of squared reconstruction error, shape ``(B,)`` (the seed's score)."""
+    """Per-image sum of squared reconstruction error, shape ``(B,)`` (hw7's score)."""
     return (images - reconstructions).square().flatten(1).sum(1)
 
 
@@ -168,7 +173,7 @@ RECONSTRUCTION = "anomaly_ae.scoring.ReconstructionScore"
 
 def score_config(score: Mapping[str, Any] | None) -> dict[str, Any]:
     """``score`` as plain values with its class spelt by its own module (``None``: the
-    seed's reconstruction error). Scores take no settings besides the model's latent size."""
+    hw7's reconstruction error). Scores take no settings besides the model's latent size."""
     given = dict(score) if score else {}
     target = str(given.pop("_target_", RECONSTRUCTION))
     if given:
@@ -186,3 +191,48 @@ def score_class(target: str) -> type[Score]:
 def build_score(score: Mapping[str, Any], latent_dim: int) -> Score:
     """The score of ``score`` (from :func:`score_config`) for codes of ``latent_dim``."""
     return score_class(score["_target_"])(latent_dim)
+
+
+class FitScore(Callback):
+    """Before every validation, fits the model's score (``pl_module.scorer``) on the weights
+    about to be validated: the Mahalanobis score's mean and precision on the training codes,
+    the combined score's scales on the validation images.
+
+    Every process holds the whole training and validation sets, so under DDP each fits the same
+    numbers. A score that learns nothing is left alone; so is the sanity check.
+    """
+
+    def __init__(self) -> None:
+        # False keeps the fitted state through validations (evaluate without refit_threshold)
+        self.fits_on_validation = True
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        score = pl_module.scorer
+        if trainer.sanity_checking or not self.fits_on_validation or not score.needs_fit:
+            return
+        datamodule = trainer.datamodule
+        train_set = getattr(datamodule, "train_set", None)
+        val_set = getattr(datamodule, "val_set", None)
+        if train_set is None or val_set is None:
+            raise ConfigError(
+                f"model.score ({type(score).__name__}) is fitted on the training and validation "
+                "images, which this run has not loaded"
+            )
+        encode = partial(codes_and_errors, pl_module)
+        score.fit(encode, train_set.images, val_set.images)
+
+
+@torch.inference_mode()
+def codes_and_errors(
+    model: pl.LightningModule, images: torch.Tensor, batch_size: int = 10_000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latent codes and reconstruction errors of any number of images under ``model``'s
+    current weights, in eval mode and large chunks: what the scores are fitted on."""
+    with evaluating(model):
+        codes, errors = [], []
+        for chunk in images.split(batch_size):
+            x = model.model_input(chunk.to(model.device, non_blocking=True))
+            z = model.encoder(x)
+            codes.append(z.flatten(1))
+            errors.append(reconstruction_error(x, model.decoder(z)))
+        return torch.cat(codes), torch.cat(errors)

@@ -16,27 +16,15 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from anomaly_ae.callbacks import FitScore, ThresholdCallback
-from anomaly_ae.checkpoint import read_checkpoint
-from anomaly_ae.checkpoint_settings import (
-    RESUME_DATA_SETTINGS,
-    TRAINING_ORDER,
-    data_config_for_checkpoint,
-    find_last_checkpoint,
-    model_config_for_resume,
-)
-from anomaly_ae.cli import (
-    command_line_overrides,
-    exit_on_user_error,
-    known_warnings_silenced,
-)
+from anomaly_ae.cli import command_line_overrides, exit_on_user_error, known_warnings_silenced
 from anomaly_ae.config import CONFIG_PATH, register_configs
-from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.instantiate import build_trainer
 from anomaly_ae.key_hints import hints_for_unknown_keys
 from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.reporting.loss_history import LossHistory
 from anomaly_ae.reporting.run import finish_run, saved_checkpoints
+from anomaly_ae.resolve import resolve_training
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +38,18 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[str, 
     overrides = command_line_overrides() if overrides is None else list(overrides)
     with known_warnings_silenced():
         pl.seed_everything(cfg.seed, workers=True)
-        resume = resume_checkpoint(cfg, overrides)
-        datamodule: AnomalyDataModule = hydra.utils.instantiate(cfg.data)
-        take_data_shape(cfg, datamodule, overrides, resumed=resume is not None)
+        run = resolve_training(cfg, overrides)
+        cfg, datamodule = run.cfg, run.datamodule
         model: AutoencoderModule = hydra.utils.instantiate(cfg.model)
-        threshold = ThresholdCallback(hydra.utils.instantiate(cfg.threshold))
-        trainer = build_trainer(cfg, [FitScore(), threshold])
+        losses = LossHistory()
+        trainer = build_trainer(cfg, [losses])
 
         started = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=run.resume, weights_only=True)
         timings = {"fit_seconds": round(time.perf_counter() - started, 3)}
-        calibrate_final_weights(trainer, model, datamodule)
+        model.threshold.fit_final_weights(trainer, model, datamodule)
         tested = save_tested_checkpoint(trainer, cfg)
-        if not model.is_calibrated_on_these_weights:
+        if not model.threshold.is_fitted_at(model.weights_step):
             raise ConfigError(
                 "no validation images were scored (trainer.limit_val_batches=0?), so no "
                 f"threshold could be fitted on the final weights; they are saved in {tested}: "
@@ -77,76 +64,16 @@ def train(cfg: DictConfig, overrides: Sequence[str] | None = None) -> dict[str, 
         extra = {
             "timings": timings,
             "validation": validation,
-            "resumed_from": resume,
+            "resumed_from": run.resume,
             "checkpoints": saved_checkpoints(trainer, tested),
         }
         if not cfg.test:
-            return {**extra, "calibration": model.calibration}
+            return {**extra, "calibration": model.threshold.calibration}
 
         started = time.perf_counter()
         trainer.test(model, datamodule=datamodule, verbose=False)
         timings["test_seconds"] = round(time.perf_counter() - started, 3)
-        return finish_run(trainer, model, datamodule, cfg, tested, extra)
-
-
-def resume_checkpoint(cfg: DictConfig, overrides: Sequence[str]) -> str | None:
-    """The checkpoint ``ckpt_path`` names (``last``: the newest earlier run with this run's
-    settings), checked before anything is trained; ``None`` to start from scratch.
-
-    A resumed run takes its model and data settings from the checkpoint (``cfg`` is updated,
-    so results.json records them); ``data.*`` given on the command line still win.
-    """
-    path = cfg.ckpt_path
-    if path is None:
-        return None
-    if path == "last":
-        path = find_last_checkpoint(
-            cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir, cfg.model, cfg.data
-        )
-    checkpoint = read_checkpoint(path)
-    cfg.model = model_config_for_resume(cfg.model, checkpoint, overrides)
-    cfg.data = data_config_for_checkpoint(
-        cfg.data, checkpoint, overrides, RESUME_DATA_SETTINGS, fixed=TRAINING_ORDER
-    )
-    log.info("resuming from %s (step %d)", path, checkpoint.get("global_step", 0))
-    return str(path)
-
-
-def take_data_shape(
-    cfg: DictConfig, datamodule: AnomalyDataModule, overrides: Sequence[str], resumed: bool
-) -> None:
-    """Give the model the data's image shape: ``model.input_shape`` becomes the normal set's
-    ``(C, H, W)`` (32x32, 3 channels, ...). A resumed model, or a ``model.input_shape=`` on the
-    command line, of another shape is refused in one line."""
-    shape = list(datamodule.input_shape)
-    given = [int(v) for v in cfg.model.input_shape]
-    if given != shape:
-        if resumed:
-            datamodule.check_input_shape(given, "the checkpoint's model")
-        if any(o.lstrip("+").partition("=")[0] == "model.input_shape" for o in overrides):
-            raise ConfigError(
-                f"model.input_shape={given} but the data ({datamodule.normal_name}) are "
-                f"{shape}; drop model.input_shape: the model takes the data's shape"
-            )
-    cfg.model.input_shape = shape
-
-
-def calibrate_final_weights(
-    trainer: pl.Trainer, model: AutoencoderModule, datamodule: AnomalyDataModule
-) -> None:
-    """Fit the threshold on the weights training ended with, if the last validation ran on
-    earlier ones (``max_steps`` mid-epoch, ``val_check_interval``, ``check_val_every_n_epoch``
-    that does not divide ``max_epochs``): the tested and saved model is always calibrated on
-    its own weights."""
-    if model.is_calibrated_on_these_weights:
-        return
-    last = model.calibration.get("step")
-    log.info(
-        "training ended at step %d, %s: fitting the threshold on the final weights",
-        model.weights_step,
-        "before any validation" if last is None else f"the last validation was at step {last}",
-    )
-    trainer.validate(model, datamodule=datamodule, verbose=False)
+        return finish_run(trainer, model, datamodule, cfg, tested, losses, extra)
 
 
 def save_tested_checkpoint(trainer: pl.Trainer, cfg: DictConfig) -> Path:

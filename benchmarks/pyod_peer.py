@@ -1,4 +1,4 @@
-"""A peer for the benchmark: PyOD's ``AutoEncoder`` set up as close to the seed's model as it goes.
+"""A peer for the benchmark: PyOD's ``AutoEncoder`` set up as close to hw7's model as it goes.
 
     python -c "from pathlib import Path; import sys; sys.path.insert(0, 'benchmarks');
                from pyod_peer import case_pyod; print(case_pyod(Path('/work/shared/data'), 10))"
@@ -6,29 +6,29 @@
 Someone who picks PyOD instead of anomaly_ae would fit ``pyod.models.auto_encoder.AutoEncoder``
 on the flattened normal training images and rank test images by its ``decision_function``.
 PyOD's defaults describe a different model, so this case sets every constructor argument that
-would otherwise differ from hw7 Problem 7 (the seed), and reads PyOD's own source (3.6) to see
+would otherwise differ from hw7 Problem 7, and reads PyOD's own source (3.6) to see
 what each one does:
 
   hidden_neuron_list=[256, 128, 32]
         the *encoder's* widths. PyOD mirrors them for the decoder and ends with a plain
-        ``nn.Linear`` to the input size, so this gives the seed's 784-256-128-32-128-256-784.
+        ``nn.Linear`` to the input size, so this gives hw7's 784-256-128-32-128-256-784.
         (Passing the whole list ``[256, 128, 32, 128, 256]`` would build a net twice as deep:
         784-256-128-32-128-256-128-32-128-256-784.)
   hidden_activation_name="relu"
-        ReLU after every hidden layer, the 32-unit code included, as in the seed.
+        ReLU after every hidden layer, the 32-unit code included, as in hw7.
   batch_norm=False, dropout_rate=0.0
-        PyOD's defaults are batch norm on and dropout 0.2 in every hidden layer; the seed has
+        PyOD's defaults are batch norm on and dropout 0.2 in every hidden layer; hw7 has
         neither.
   preprocessing=False
         PyOD's default standardises every pixel with the training mean and std (and scores
-        distances in that space); the seed feeds raw pixels in [0, 1] and scores there.
+        distances in that space); hw7 feeds raw pixels in [0, 1] and scores there.
   optimizer_name="adam", lr=1e-3, optimizer_params={"weight_decay": 0.0}
-        the seed's Adam(lr=1e-3). PyOD's AutoEncoder defaults to a weight decay of 1e-5.
+        hw7's Adam(lr=1e-3). PyOD's AutoEncoder defaults to a weight decay of 1e-5.
   batch_size=100, epoch_num=epochs
-        the seed's batch size and number of epochs (PyOD's defaults: 32 and 10). PyOD drops the
+        hw7's batch size and number of epochs (PyOD's defaults: 32 and 10). PyOD drops the
         last incomplete batch; 50,000 / 100 leaves none.
   use_compile=False
-        eager mode, like the seed.
+        eager mode, like hw7.
   device, verbose, random_state
         set by ``anomaly_ae.benchmark.peers.run_peer``: "cuda" when there is a GPU, else "cpu"
         (the device anomaly_ae's default, accelerator=auto, trains on), no progress bar in the
@@ -38,7 +38,7 @@ what each one does:
         PyOD's default, spelled out: it only sets ``threshold_``/``labels_`` on the training
         scores and changes no score, so AUROC does not depend on it.
 
-What still differs from the seed's model and cannot be configured:
+What still differs from hw7's model and cannot be configured:
 
   * no sigmoid on the output: PyOD's decoder ends with a linear layer, so reconstructions are
     not confined to (0, 1);
@@ -52,7 +52,7 @@ What still differs from the seed's model and cannot be configured:
     ``Dataset`` and the default collate, which is part of what a PyOD user pays.
 
 PyOD's ``fit`` uses every image it is given (it holds none out for validation), so it gets the
-50,000 training images of the framework's own split (``anomaly_ae.data.datamodule.
+50,000 training images of the framework's own split (``anomaly_ae.data.splits.sizes.
 split_indices`` with ``data.split_seed=42``: the first 50,000 of one seeded ``randperm`` train,
 the next 10,000 validate) and never sees the 10,000 validation images. The test set is the
 framework's: the 10,000 MNIST test images as normal, the 10,000 KMNIST test images as anomalies
@@ -111,7 +111,7 @@ def case_pyod(root: Path, epochs: int, seed: int = 0) -> dict[str, Any]:
     Returns the fit time in seconds, the test AUROC, PyOD's version and the constructor's
     keyword arguments. Raises ``PeerUnavailable`` when PyOD cannot be imported.
     """
-    from anomaly_ae.data.splits import split_indices
+    from anomaly_ae.data.splits.sizes import split_indices
 
     root = Path(root)
     train_images = _images(root / "MNIST" / "raw" / "train-images-idx3-ubyte")

@@ -1,4 +1,4 @@
-"""Side-by-side speed of the seed's loop, a bare tensor loop, anomaly_ae's fit, scoring, and
+"""Side-by-side speed of hw7's loop, a bare tensor loop, anomaly_ae's fit, scoring, and
 the detector a user would pick instead.
 
     python benchmarks/train_speed.py [--epochs 10] [--repeats 3] [--no-peer]
@@ -7,7 +7,7 @@ the detector a user would pick instead.
 Every case runs in a fresh child process (so one cannot warm another's caches, and the
 framework's peak memory is its own), on the same machine in one run:
 
-  (a) seed       hw7 Problem 7 as written (benchmarks/seed_loop.py): torchvision MNIST +
+  (a) hw7        hw7 Problem 7 as written (benchmarks/hw7_loop.py): torchvision MNIST +
                  ToTensor, random_split, DataLoader(batch_size=100, shuffle=True), loss.item()
                  and a print each step
   (b) bare       the same model, Adam, batch size and number of steps on in-memory tensors,
@@ -40,19 +40,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from seed_loop import MNIST_FILES
+from hw7_loop import MNIST_FILES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BATCH_SIZE, LR, SCORE_IMAGES = 100, 1e-3, 20_000
-CASES = ("seed", "bare", "framework", "score", "peer")
+CASES = ("hw7", "bare", "framework", "score", "peer")
 
 
 # ----------------------------------------------------------------------------- the cases
-def case_seed(root: Path, epochs: int) -> dict:
-    """hw7 Problem 7, Steps 1-4, as written (benchmarks/seed_loop.py), seeded like (b)."""
-    from seed_loop import train_seed_loop
+def case_hw7(root: Path, epochs: int) -> dict:
+    """hw7 Problem 7, Steps 1-4, as written (benchmarks/hw7_loop.py), seeded like (b)."""
+    from hw7_loop import train_hw7_loop
 
-    return train_seed_loop(root, epochs, seed=0)[3]
+    return train_hw7_loop(root, epochs, seed=0)[3]
 
 
 def case_bare(root: Path, epochs: int) -> dict:
@@ -68,7 +68,7 @@ def case_bare(root: Path, epochs: int) -> dict:
     images = read_image_file(str(root / "MNIST" / "raw" / MNIST_FILES[0]))
     images = images.unsqueeze(1).float().div(255).to(device)
     train = images[torch.randperm(len(images))[:50_000]]
-    net = MlpAutoencoder((1, 28, 28), latent_dim=32).to(device)  # the seed's network
+    net = MlpAutoencoder((1, 28, 28), latent_dim=32).to(device)  # hw7's network
     encoder, decoder = net.encoder, net.decoder
     params = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.Adam(params, lr=LR, fused=True)  # the framework's optimiser
@@ -116,7 +116,7 @@ def case_framework(root: Path, epochs: int, out: Path, anomaly: str) -> dict:
 
 
 def case_peer(root: Path, epochs: int) -> dict:
-    """PyOD's AutoEncoder with the seed's layer sizes (benchmarks/pyod_peer.py)."""
+    """PyOD's AutoEncoder with hw7's layer sizes (benchmarks/pyod_peer.py)."""
     from pyod_peer import PeerUnavailable, case_pyod
 
     try:
@@ -133,7 +133,7 @@ def case_score(root: Path, checkpoint: str) -> dict:
     from torchvision.datasets.mnist import read_image_file
 
     from anomaly_ae.checkpoint import load_autoencoder
-    from anomaly_ae.data.preprocessing import to_float_images
+    from anomaly_ae.data.model_input import to_float_images
 
     model = load_autoencoder(checkpoint)
     raw = root / "MNIST" / "raw"
@@ -202,7 +202,7 @@ def run_child_case(args: argparse.Namespace) -> None:
     """Inside a child process: run one case and print its result as JSON."""
     root = Path(args.root)
     result = {
-        "seed": lambda: case_seed(root, args.epochs),
+        "hw7": lambda: case_hw7(root, args.epochs),
         "bare": lambda: case_bare(root, args.epochs),
         "framework": lambda: case_framework(root, args.epochs, Path(args.run_dir), args.anomaly),
         "score": lambda: case_score(root, args.checkpoint),
@@ -219,14 +219,14 @@ def run_rounds(
     common = ["--root", str(root), "--epochs", str(epochs)]
     rounds = []
     for number in range(repeats):
-        seed, _ = run_case("seed", *common)
+        hw7, _ = run_case("hw7", *common)
         bare, _ = run_case("bare", *common)
         run_dir = ["--run-dir", str(tmp / f"run{number}"), "--anomaly", anomaly]
         framework, rss = run_case("framework", *common, *run_dir)
-        rounds.append({"seed": seed, "bare": bare, "framework": framework, "framework_rss": rss})
+        rounds.append({"hw7": hw7, "bare": bare, "framework": framework, "framework_rss": rss})
         # every finished round is on disk at once: a later failure loses none of them
         out.write_text(json.dumps({"complete": False, "rounds": rounds}, indent=2) + "\n")
-        a, b, c = seed["seconds"], bare["seconds"], framework["seconds"]
+        a, b, c = hw7["seconds"], bare["seconds"], framework["seconds"]
         print(
             f"round {number + 1}/{repeats}: (a) {a:.2f} s  (b) {b:.2f} s  (c) {c:.2f} s  "
             f"c/b {c / b:.3f}  a/c {a / c:.2f}",
@@ -238,13 +238,13 @@ def run_rounds(
 def summarise(rounds: list[dict]) -> dict[str, dict[str, float]]:
     """Median and range over the rounds of every time and of the ratios taken within a round."""
     series = {
-        "a_seed_seconds": [r["seed"]["seconds"] for r in rounds],
+        "a_hw7_seconds": [r["hw7"]["seconds"] for r in rounds],
         "b_bare_seconds": [r["bare"]["seconds"] for r in rounds],
         "c_framework_fit_seconds": [r["framework"]["seconds"] for r in rounds],
         "c_framework_run_seconds": [r["framework"]["run_seconds"] for r in rounds],
         "c_framework_peak_rss_mb": [r["framework_rss"] for r in rounds],
         "ratio_c_over_b": [r["framework"]["seconds"] / r["bare"]["seconds"] for r in rounds],
-        "ratio_a_over_c": [r["seed"]["seconds"] / r["framework"]["seconds"] for r in rounds],
+        "ratio_a_over_c": [r["hw7"]["seconds"] / r["framework"]["seconds"] for r in rounds],
     }
     return {
         name: {"median": statistics.median(values), "min": min(values), "max": max(values)}
@@ -257,7 +257,7 @@ def fastest_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float]:
     time, so the fastest run is the closest to a case's own cost, and these ratios are a
     second, less noisy estimate next to the medians of the ratios within rounds."""
     a, b, c = (
-        summary[k]["min"] for k in ("a_seed_seconds", "b_bare_seconds", "c_framework_fit_seconds")
+        summary[k]["min"] for k in ("a_hw7_seconds", "b_bare_seconds", "c_framework_fit_seconds")
     )
     return {"ratio_c_over_b": c / b, "ratio_a_over_c": a / c}
 
@@ -326,7 +326,7 @@ def main() -> None:
         "e_peer": peer,
         "framework_auroc": last["auroc"],
         "final_loss": {
-            "seed": rounds[-1]["seed"]["final_loss"],
+            "hw7": rounds[-1]["hw7"]["final_loss"],
             "bare": rounds[-1]["bare"]["final_loss"],
         },
     }
@@ -338,13 +338,13 @@ def main() -> None:
     auroc = "n/a" if last["auroc"] is None else f"{last['auroc']:.4f}"
     rows = [
         (f"median of {args.repeats} rounds (range)", ""),
-        ("(a) seed loop (ToTensor DataLoader)", spread("a_seed_seconds", " s", ".2f")),
+        ("(a) hw7 loop (ToTensor DataLoader)", spread("a_hw7_seconds", " s", ".2f")),
         ("(b) bare tensor loop (fused Adam)", spread("b_bare_seconds", " s", ".2f")),
         ("(c) anomaly_ae fit (default experiment)", spread("c_framework_fit_seconds", " s", ".2f")),
         ("    whole run incl. start-up and test", spread("c_framework_run_seconds", " s", ".2f")),
         ("    peak RSS of (c)", spread("c_framework_peak_rss_mb", " MB", ".0f")),
         ("c / b  (framework overhead)", spread("ratio_c_over_b", "", ".3f")),
-        ("a / c  (speed-up over the seed)", spread("ratio_a_over_c", "", ".2f")),
+        ("a / c  (speed-up over hw7)", spread("ratio_a_over_c", "", ".2f")),
         ("c / b  of the fastest (b) and (c)", f"{fastest['ratio_c_over_b']:.3f}"),
         ("a / c  of the fastest (a) and (c)", f"{fastest['ratio_a_over_c']:.2f}"),
         (f"(d) scoring {score['images']:,} images", f"{score['images_per_second']:,.0f} img/s"),

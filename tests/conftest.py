@@ -1,5 +1,7 @@
-"""Shared fixtures: tiny data roots, a composed config, an offline machine and one trained run;
-and the cores' threads shared between pytest-xdist's workers.
+"""Shared fixtures: tiny data roots, a composed config, an offline machine and a few digits;
+the cores' threads shared between pytest-xdist's workers; and the ``e2e`` marker on every test
+under tests/e2e (the tier ``make test-fast`` leaves out). The one trained run the end-to-end
+tests share is in ``tests/e2e/conftest.py``.
 
 The helpers they are built on (writing the tiny IDX data, composing configs, running the
 entry points) live in ``tests/helpers.py``, where test modules import them from.
@@ -11,10 +13,20 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import DictConfig
 
-from tests.helpers import compose_config, make_tiny_root, run_train, tiny_overrides
+from tests.helpers import (
+    anomaly_images,
+    compose_config,
+    make_tiny_root,
+    normal_images,
+    tiny_overrides,
+    write_pngs,
+)
+
+E2E = Path(__file__).parent / "e2e"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,6 +44,13 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is an end-to-end one: it runs whole jobs."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -59,12 +78,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def refuse(*args, **kwargs):
         raise URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr("anomaly_ae.data.sources.download_and_extract_archive", refuse)
+    monkeypatch.setattr("anomaly_ae.data.sources.idx.download_and_extract_archive", refuse)
     yield
 
 
 @pytest.fixture(scope="session")
-def trained(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """One tiny default training run (2 epochs), shared by the tests that only read it."""
-    out = tmp_path_factory.mktemp("trained") / "run"
-    return out, run_train(tiny_root, out)
+def digits() -> np.ndarray:
+    """Four tiny normal digits and two anomalies (bright noise), 28x28 uint8."""
+    rng = np.random.default_rng(7)
+    return np.concatenate([normal_images(4, rng), anomaly_images(2, rng)])
+
+
+@pytest.fixture
+def pngs_32(tmp_path: Path) -> Path:
+    """Twelve 32x32 gray PNGs (bright noise: anomalies for the tiny MNIST)."""
+    return write_pngs(tmp_path / "pngs", anomaly_images(12, np.random.default_rng(7), size=32))

@@ -2,7 +2,7 @@
 running the entry points.
 
 The tiny sets are read by the same code as the real ones (torchvision's IDX readers behind
-``anomaly_ae.data.sources``). Normal images are dark with one small bright square; anomalies
+``anomaly_ae.data.sources.idx``). Normal images are dark with one small bright square; anomalies
 are bright noise, so even a briefly trained autoencoder separates them.
 
 Test modules import these from here, never from another test module or from conftest.py,
@@ -18,10 +18,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
 from anomaly_ae.config import CONFIG_MODULE, register_configs
+from anomaly_ae.data import AnomalyDataModule
 
 # the checkout: README, notebooks and benchmarks are read from it
 REPO = Path(__file__).resolve().parents[1]
@@ -101,6 +103,22 @@ def _hydra_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def labels_of(root: Path, split: str) -> torch.Tensor:
+    """The labels of MNIST's ``split`` (``"train"`` or ``"test"``) under ``root``."""
+    from anomaly_ae.data import get_source
+
+    return get_source("mnist", "data.normal").load(root, split).labels
+
+
+def ruff_preprocessing(images: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Ruff et al.'s preprocessing, as their code does it: global_contrast_normalization(x,
+    scale='l1') then Normalize([lo], [hi - lo]), per image, in float64."""
+    x = images.reshape(len(images), -1).astype(np.float64)
+    x = x - x.mean(1, keepdims=True)
+    x = x / np.abs(x).mean(1, keepdims=True)
+    return ((x - lo) / (hi - lo)).reshape(images.shape)
+
+
 def real_data_root() -> Path | None:
     """``ANOMALY_AE_DATA`` when it holds the real MNIST files, else ``None``."""
     value = os.environ.get("ANOMALY_AE_DATA")
@@ -114,6 +132,82 @@ def real_data_root() -> Path | None:
         "t10k-labels-idx1-ubyte",
     ]
     return Path(value).resolve() if all((raw / f).is_file() for f in needed) else None
+
+
+# ---------------------------------------------------------------- data modules and inputs
+FAKE = "torchvision.datasets.FakeData"
+# FakeData by _target_: 40 colour images of 32x32
+COLOUR = {"_target_": FAKE, "size": 40, "image_size": [3, 32, 32]}
+
+
+def data_module(root: Path, **kwargs) -> AnomalyDataModule:
+    """A data module on ``root`` that never downloads, in batches of 20 (32 to evaluate)."""
+    settings = {"root": root, "download": False, "batch_size": 20, "eval_batch_size": 32}
+    return AnomalyDataModule(**{**settings, **kwargs})
+
+
+def tiny_module(root: Path, **kwargs) -> AnomalyDataModule:
+    """:func:`data_module` with the tiny split sizes (``TINY_SPLIT``)."""
+    return data_module(root, **{**TINY_SPLIT, **kwargs})
+
+
+def assert_matches_hw7_pipeline(
+    root: Path, train_size: int, val_size: int, seed: int, check_pixels: int
+) -> None:
+    """The data module's training and validation sets are what hw7 builds with torchvision's
+    MNIST + ToTensor and ``random_split``: the same images, in the same order, pixel for pixel
+    (``check_pixels`` images compared through ToTensor, every image through the raw bytes)."""
+    from torch.utils.data import random_split
+    from torchvision import datasets
+    from torchvision.transforms import ToTensor
+
+    dm = AnomalyDataModule(
+        root,
+        anomaly=None,
+        train_size=train_size,
+        val_size=val_size,
+        split_seed=seed,
+        download=False,
+    )
+    dm.setup("fit")
+    hw7_set = datasets.MNIST(str(root), train=True, transform=ToTensor(), download=False)
+    generator = torch.Generator().manual_seed(seed)
+    hw7_train, hw7_val = random_split(hw7_set, [train_size, val_size], generator=generator)
+    for ours, theirs in ((dm.train_set, hw7_train), (dm.val_set, hw7_val)):
+        assert len(ours) == len(theirs)
+        picks = torch.linspace(0, len(theirs) - 1, min(check_pixels, len(theirs))).long()
+        expected = torch.stack([theirs[int(i)][0] for i in picks])
+        torch.testing.assert_close(ours.images[picks], expected, rtol=0, atol=0)
+        # the whole split, not only the sampled images: same images, same order
+        raw = hw7_set.data[torch.as_tensor(theirs.indices)]
+        assert torch.equal(ours.images.squeeze(1).mul(255).round().to(torch.uint8), raw)
+
+
+def write_mixed_folder(folder: Path, digits: np.ndarray) -> dict[str, str]:
+    """Good and bad inputs of every kind for ``detect``, made of ``digits`` (the ``digits``
+    fixture); returns the bad ones with the expected reason."""
+    from PIL import Image
+
+    folder.mkdir()
+    Image.fromarray(digits[0]).save(folder / "digit.png")
+    Image.fromarray(digits[4]).save(folder / "noise.jpg", quality=100)
+    np.save(folder / "batch.npy", digits[:3, None])  # three gray images, (N, 1, H, W)
+    np.save(folder / "ambiguous.npy", digits[:3])  # (3, H, W): one colour image or three gray?
+    write_idx(folder / "more-images-idx3-ubyte", digits[3:6])
+    Image.fromarray(np.stack([digits[1]] * 3, -1)).save(folder / "colour.png")
+    Image.fromarray(np.kron(digits[2], np.ones((2, 2), np.uint8))).save(folder / "big.png")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 20)
+    (folder / "bad-images-idx3-ubyte").write_bytes(b"\x12\x34\x56\x78" + bytes(64))
+    (folder / ".hidden.png").write_bytes(b"ignored")
+    return {
+        "ambiguous.npy": "one colour image or three gray ones",
+        "colour.png": "grayscale=true",
+        "big.png": "pass resize=true",
+        "notes.txt": "cannot be read as an image, .npy or IDX file",
+        "broken.png": "cannot be read as an image",
+        "bad-images-idx3-ubyte": "magic number is not an IDX one",
+    }
 
 
 # --------------------------------------------------------------------- configs and overrides
@@ -158,6 +252,33 @@ def compose_config(
         return compose(config_name, overrides, return_hydra_config=return_hydra_config)
 
 
+# an experiment file of the user's own, in a folder of their own: tiny and quick
+USER_EXPERIMENT = f"""# @package _global_
+experiment_name: tiny_user
+data:
+  train_size: {TINY_SPLIT["train_size"]}
+  val_size: {TINY_SPLIT["val_size"]}
+  batch_size: 20
+  eval_batch_size: 32
+  download: false
+model:
+  latent_dim: 8
+trainer:
+  max_epochs: 1
+  accelerator: cpu
+  log_every_n_steps: 5
+  enable_progress_bar: false
+"""
+
+
+def user_config_dir(parent: Path) -> Path:
+    """A config folder of the user's own under ``parent``, holding ``experiment=tiny_user``."""
+    experiment = parent / "my_conf" / "experiment" / "tiny_user.yaml"
+    experiment.parent.mkdir(parents=True)
+    experiment.write_text(USER_EXPERIMENT)
+    return experiment.parent.parent
+
+
 # ----------------------------------------------------------------------- running the jobs
 def run_train(root: Path, out: Path, *extra: str) -> dict:
     from anomaly_ae.train import train
@@ -174,3 +295,21 @@ def run_module(module: str, *args: str, env: dict[str, str] | None = None):
         timeout=300,
         env={**os.environ, **(env or {})},
     )
+
+
+# ----------------------------------------------------------------------- benchmark records
+def cell_records(values: dict[tuple[str, int, int], float | None]) -> dict:
+    """Finished benchmark cells as the runner records them: ``{(detector, class, seed): AUROC}``,
+    ``None`` for a failed cell."""
+    from anomaly_ae.benchmark.cells import Cell
+
+    out = {}
+    for (detector, c, s), value in values.items():
+        status = "failed" if value is None else "ok"
+        out[Cell(detector, c, s)] = {
+            "status": status,
+            "auroc": value,
+            "wall_seconds": 10.0 + s,
+            "fit_seconds": 2.0 + s,
+        }
+    return out

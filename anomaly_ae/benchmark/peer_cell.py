@@ -44,7 +44,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
 
     from anomaly_ae.benchmark.peers import run_peer
     from anomaly_ae.config import CONFIG_MODULE, register_configs
-    from anomaly_ae.data.tensors import ANOMALY
+    from anomaly_ae.data.batches import ANOMALY
     from anomaly_ae.files import write_text_atomically
 
     own, overrides = parse(argv)

@@ -2,12 +2,13 @@
 set, and a test set of normal and anomalous images, all held in memory as tensors, with their
 loaders.
 
-The normal and the anomaly set are chosen independently (:mod:`anomaly_ae.data.source_choice`):
+The normal and the anomaly set are chosen independently (:mod:`anomaly_ae.data.sources`):
 a name of the MNIST family, a folder of images, a ``.npy`` array or a dataset class.
-:class:`~anomaly_ae.data.experiment_images.ExperimentImages` decides which images each split
-holds and converts them once, through the preprocessing ``detect`` uses, to the normal set's
-shape, which the model takes (:attr:`AnomalyDataModule.input_shape`); this module makes
-datasets of them, places them on the device and serves them.
+:class:`~anomaly_ae.data.splits.experiment_images.ExperimentImages` decides which images each
+split holds and converts them once, through the preprocessing ``detect`` uses, to the normal
+set's shape, which the model takes (:attr:`AnomalyDataModule.input_shape`); this module makes
+datasets of them (:mod:`anomaly_ae.data.batches`), places them on the device and serves them
+(:mod:`anomaly_ae.data.loaders`).
 """
 
 from __future__ import annotations
@@ -19,20 +20,15 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, SequentialSampler
+from torch.utils.data import DataLoader
 
-from anomaly_ae.data.classes import ClassChoice, is_held_out
-from anomaly_ae.data.experiment_images import ExperimentImages
-from anomaly_ae.data.image_shape import Shape
-from anomaly_ae.data.loaders import (
-    EpochShuffleSampler,
-    ResumableDataLoader,
-    TensorBatchSampler,
-    keep_batch,
-)
-from anomaly_ae.data.source_choice import ImageSource, make_source
-from anomaly_ae.data.splits import plain_size
-from anomaly_ae.data.tensors import ANOMALY, NORMAL, ImageTensorDataset
+from anomaly_ae.data.batches import ImageTensorDataset, normal_dataset, on_device, test_dataset
+from anomaly_ae.data.loaders import make_loader
+from anomaly_ae.data.model_input import Shape
+from anomaly_ae.data.sources.choice import anomaly_source, make_source, plain_setting
+from anomaly_ae.data.splits.classes import ClassChoice, is_held_out
+from anomaly_ae.data.splits.experiment_images import ExperimentImages
+from anomaly_ae.data.splits.sizes import plain_size
 from anomaly_ae.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -125,16 +121,16 @@ class AnomalyDataModule(pl.LightningDataModule):
         anomaly: str | Mapping[str, Any] | None = "kmnist",
         normal_path: str | None = None,
         anomaly_path: str | None = None,
+        normal_classes: Sequence[int] | None = None,
+        anomaly_classes: Sequence[int] | None = None,
         train_size: int | None = None,
         val_size: float = 10_000,
         test_size: float | None = None,
         split_seed: int = 42,
-        shuffle_seed: int = 0,
-        normal_classes: Sequence[int] | None = None,
-        anomaly_classes: Sequence[int] | None = None,
         grayscale: bool = False,
         resize: bool = False,
         image_size: Sequence[int] | None = None,
+        shuffle_seed: int = 0,
         batch_size: int = 100,
         eval_batch_size: int = 1_000,
         data_on_device: bool = True,
@@ -148,7 +144,7 @@ class AnomalyDataModule(pl.LightningDataModule):
             if value < 1:
                 raise ConfigError(f"data.{key}={value} must be at least 1")
         # plain values: the hyperparameters go into checkpoints, read with weights_only=True
-        normal, anomaly = _plain(normal), _plain(anomaly)
+        normal, anomaly = plain_setting(normal), plain_setting(anomaly)
         normal_classes = None if normal_classes is None else [int(c) for c in normal_classes]
         anomaly_classes = None if anomaly_classes is None else [int(c) for c in anomaly_classes]
         # a whole number of images stays an int however the config typed it (10000.0)
@@ -162,25 +158,11 @@ class AnomalyDataModule(pl.LightningDataModule):
         normal_source = make_source(normal, normal_path, "data.normal", download)
         held_out = is_held_out(anomaly, normal)
         classes = ClassChoice.of(normal_classes, anomaly_classes, held_out, anomaly)
-        anomaly_source: ImageSource | None = None
-        if held_out:
-            if anomaly_path:
-                raise ConfigError(
-                    f"data.anomaly_path={anomaly_path} is read only with data.anomaly=folder "
-                    f"or data.anomaly=npy, not with {anomaly}; drop data.anomaly_path"
-                )
-        elif anomaly:
-            anomaly_source = make_source(anomaly, anomaly_path, "data.anomaly", download)
-        elif anomaly_path:
-            raise ConfigError(
-                f"data.anomaly_path={anomaly_path} is read only with data.anomaly=folder or "
-                "data.anomaly=npy; choose one of them, or drop data.anomaly_path"
-            )
         #: which images each split holds, read and converted once
         self.images = ExperimentImages(
             Path(root).expanduser().resolve(),
             normal_source,
-            anomaly_source,
+            anomaly_source(anomaly, anomaly_path, held_out, download),
             classes,
             train_size=train_size,
             val_size=val_size,
@@ -256,8 +238,8 @@ class AnomalyDataModule(pl.LightningDataModule):
     def _setup_train_val(self) -> None:
         self.images.check_before_training()
         train, val = self.images.train_and_validation()
-        self.train_set = self._on_device(_normal_set(train))
-        self.val_set = self._on_device(_normal_set(val))
+        self.train_set = self._on_device(normal_dataset(train))
+        self.val_set = self._on_device(normal_dataset(val))
         log.info(
             "%s %s: %d train / %d validation images (split_seed=%d)",
             self.normal_name,
@@ -269,21 +251,7 @@ class AnomalyDataModule(pl.LightningDataModule):
 
     def _setup_test(self) -> None:
         normal, anomalous = self.images.test()
-        sets = [(normal, NORMAL)]
-        if anomalous is not None:
-            sets.append((anomalous, ANOMALY))
-        # each set's images go straight to their interleaved places: one copy in memory
-        order = interleaved_order([len(x) for x, _ in sets])
-        places = torch.empty_like(order)
-        places[order] = torch.arange(len(order))
-        images = normal.new_empty((len(order), *normal.shape[1:]))
-        targets = torch.empty(len(order), dtype=torch.long)
-        start = 0
-        for x, target in sets:
-            where = places[start : start + len(x)]
-            images[where], targets[where] = x, target
-            start += len(x)
-        self.test_set = self._on_device(ImageTensorDataset(images, targets))
+        self.test_set = self._on_device(test_dataset(normal, anomalous))
         anomalies = (
             f" + {len(self.test_set) - len(normal)} {self.anomaly_name} (anomaly) images"
             if self.anomaly_name
@@ -305,65 +273,22 @@ class AnomalyDataModule(pl.LightningDataModule):
 
     def _on_device(self, dataset: ImageTensorDataset) -> ImageTensorDataset:
         """The dataset moved to the accelerator when asked for and when it fits easily."""
-        device = self._device()
-        if device.type != "cuda" or not self.hparams.data_on_device:
+        if not self.hparams.data_on_device:
             return dataset
-        needed = dataset.images.nbytes + dataset.targets.nbytes
-        free, _ = torch.cuda.mem_get_info(device)
-        if needed > free // 4:
-            log.info(
-                "data stay in host memory: %d MB would take over a quarter of the free GPU memory",
-                needed >> 20,
-            )
-            return dataset
-        return ImageTensorDataset(dataset.images.to(device), dataset.targets.to(device))
+        return on_device(dataset, self._device())
 
     def _loader(
         self, dataset: ImageTensorDataset | None, batch_size: int, shuffle: bool
     ) -> DataLoader:
         if dataset is None:
             raise RuntimeError("AnomalyDataModule.setup() has not been called for this stage")
-        on_host = dataset.images.device.type == "cpu"
-        workers = self.hparams.num_workers if on_host else 0
-        pin = self.hparams.pin_memory
-        if pin is None:
-            pin = on_host and self._device().type == "cuda"
-        if shuffle:
-            sampler = EpochShuffleSampler(dataset, self.hparams.shuffle_seed)
-        else:
-            sampler = SequentialSampler(dataset)
-        # training resumes mid-epoch at the right batch; evaluation always runs whole
-        loader_class = ResumableDataLoader if shuffle else DataLoader
-        return loader_class(
+        hp = self.hparams
+        return make_loader(
             dataset,
-            batch_sampler=TensorBatchSampler(sampler, batch_size, drop_last=False),
-            collate_fn=keep_batch,
-            num_workers=workers,
-            pin_memory=pin and on_host,
-            persistent_workers=workers > 0,
+            batch_size,
+            shuffle,
+            hp.shuffle_seed,
+            hp.num_workers,
+            hp.pin_memory,
+            self._device(),
         )
-
-
-def _plain(setting: Any) -> Any:
-    """A data set setting as plain values (an OmegaConf mapping becomes a dict)."""
-    if hasattr(setting, "_metadata") and hasattr(setting, "_get_node"):  # an OmegaConf node
-        from omegaconf import OmegaConf  # here: the Detector API loads no configs
-
-        return OmegaConf.to_container(setting, resolve=True)
-    return setting
-
-
-def _normal_set(images: torch.Tensor) -> ImageTensorDataset:
-    return ImageTensorDataset(images, torch.full((len(images),), NORMAL, dtype=torch.long))
-
-
-def interleaved_order(counts: list[int]) -> torch.Tensor:
-    """An order of ``sum(counts)`` items, given as consecutive groups of ``counts``, that
-    spreads every group evenly: item ``i`` of a group of ``n`` sits at ``(i + 0.5) / n``.
-
-    Any leading part of the test set then holds normal and anomalous images in their overall
-    proportion, so a partial test (``limit_test_batches``, ``fast_dev_run``) still measures
-    both error types; each group keeps its own order.
-    """
-    positions = torch.cat([(torch.arange(n, dtype=torch.float64) + 0.5) / n for n in counts])
-    return torch.sort(positions, stable=True).indices

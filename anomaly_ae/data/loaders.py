@@ -1,5 +1,6 @@
-"""Samplers and the training DataLoader: whole batches as index tensors, an order that depends
-only on the seed and the epoch, and a position in the epoch that a checkpoint can carry."""
+"""The data module's DataLoaders (:func:`make_loader`) and their samplers: whole batches as
+index tensors, an order that depends only on the seed and the epoch, and a position in the
+epoch that a checkpoint can carry."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+from anomaly_ae.data.batches import ImageTensorDataset
 
 
 class EpochShuffleSampler(RandomSampler):
@@ -113,3 +116,33 @@ class ResumableDataLoader(DataLoader):
 def keep_batch(batch: Any) -> Any:
     """Collate function for ``ImageTensorDataset``: the batch is already assembled."""
     return batch
+
+
+def make_loader(
+    dataset: ImageTensorDataset,
+    batch_size: int,
+    shuffle: bool,
+    shuffle_seed: int,
+    num_workers: int,
+    pin_memory: bool | None,
+    device: torch.device,
+) -> DataLoader:
+    """A loader of ``dataset`` in whole batches: for training (``shuffle``) in an order of
+    ``shuffle_seed`` and the epoch, resumable mid-epoch; for evaluation in order, always whole.
+    ``device``: where the model runs (``pin_memory=None`` pins host batches for a GPU)."""
+    on_host = dataset.images.device.type == "cpu"
+    workers = num_workers if on_host else 0
+    pin = pin_memory
+    if pin is None:
+        pin = on_host and device.type == "cuda"
+    sampler = EpochShuffleSampler(dataset, shuffle_seed) if shuffle else SequentialSampler(dataset)
+    # training resumes mid-epoch at the right batch; evaluation always runs whole
+    loader_class = ResumableDataLoader if shuffle else DataLoader
+    return loader_class(
+        dataset,
+        batch_sampler=TensorBatchSampler(sampler, batch_size, drop_last=False),
+        collate_fn=keep_batch,
+        num_workers=workers,
+        pin_memory=pin and on_host,
+        persistent_workers=workers > 0,
+    )

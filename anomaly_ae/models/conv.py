@@ -80,7 +80,14 @@ class ConvDecoder(nn.Module):
 
 class ConvAutoencoder(nn.Module):
     """``model=conv``: a :class:`ConvEncoder` and :class:`ConvDecoder` (the contract of
-    :class:`anomaly_ae.models.mlp.MlpAutoencoder`)."""
+    :class:`anomaly_ae.models.mlp.MlpAutoencoder`).
+
+    Args:
+        input_shape, latent_dim: the images' ``(C, H, W)`` and the code's size (the model's).
+        channels: the two convolutions' channel counts (``model.net.channels``).
+        upsampling: the decoder's: ``transpose`` (ConvTranspose2d) or ``nearest``
+            (nearest-neighbour Upsample + 3x3 convolution).
+    """
 
     def __init__(
         self,

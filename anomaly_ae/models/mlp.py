@@ -1,4 +1,4 @@
-"""The seed's fully connected encoder and decoder, with configurable sizes.
+"""hw7's fully connected encoder and decoder, with configurable sizes.
 
 :class:`MlpAutoencoder`'s defaults (with the model's 28x28 input and 32-dimensional code)
 reproduce hw7 Problem 7: 784-256-128-32 with ReLU after every encoder layer (the latent code
@@ -28,7 +28,7 @@ def _linear_relu_stack(dims: Sequence[int]) -> list[nn.Module]:
 
 class Encoder(nn.Module):
     """Flattens an image and maps it to a latent code: non-negative (a ReLU after the code
-    layer, the seed's) or, with ``latent_relu=False``, linear."""
+    layer, hw7's) or, with ``latent_relu=False``, linear."""
 
     def __init__(
         self,
@@ -80,12 +80,18 @@ def positive_layer_sizes(hidden_dims: Sequence[int]) -> list[int]:
 
 
 class MlpAutoencoder(nn.Module):
-    """``model=mlp``: the seed's network (``hidden_dims=(256, 128)``, ``latent_relu=True``), an
+    """``model=mlp``: hw7's network (``hidden_dims=(256, 128)``, ``latent_relu=True``), an
     :class:`Encoder` and a mirrored :class:`Decoder`.
 
     Every network a model config names (``model.net._target_``) follows this contract: an
     ``nn.Module`` built from ``input_shape`` and ``latent_dim`` (given by the model) and its own
     settings, with ``encoder`` (images -> codes) and ``decoder`` (codes -> images in [0, 1]).
+
+    Args:
+        input_shape, latent_dim: the images' ``(C, H, W)`` and the code's size (the model's).
+        hidden_dims: the encoder's layer sizes (``model.net.hidden_dims``); the decoder mirrors
+            them.
+        latent_relu: a ReLU on the code (hw7's); ``False``: a linear code.
     """
 
     def __init__(

@@ -24,7 +24,7 @@ from torch import nn
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.targets import load_class, plain, qualified_name
 
-SEED_NET = "anomaly_ae.models.mlp.MlpAutoencoder"
+HW7_NET = "anomaly_ae.models.mlp.MlpAutoencoder"
 CONV_NET = "anomaly_ae.models.conv.ConvAutoencoder"
 LENET_NET = "anomaly_ae.models.lenet.LeNetAutoencoder"
 # given by the model, not part of a network's own settings
@@ -36,10 +36,10 @@ def network_class(target: str) -> type[nn.Module]:
     return load_class(target, nn.Module, "model.net", "anomaly_ae.models.ConvAutoencoder")
 
 
-def complete_net_config(net: Mapping[str, Any] | None, default: str = SEED_NET) -> dict[str, Any]:
+def complete_net_config(net: Mapping[str, Any] | None, default: str = HW7_NET) -> dict[str, Any]:
     """``net`` as plain values, its ``_target_`` spelt as the class's own module and name and
     the class's defaults filled in, so a checkpoint records every setting its network was
-    built with and equal networks compare equal (``None``: ``default``, the seed's MLP)."""
+    built with and equal networks compare equal (``None``: ``default``, hw7's MLP)."""
     given = dict(net) if net else {}
     target = str(given.pop("_target_", default))
     settings = plain(given, "model.net")  # no _args_, _partial_, nested _target_, objects

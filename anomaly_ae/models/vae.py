@@ -1,4 +1,4 @@
-"""``model=vae``: a variational autoencoder (Kingma and Welling 2014) on the seed's MLP sizes.
+"""``model=vae``: a variational autoencoder (Kingma and Welling 2014) on hw7's MLP sizes.
 
 The encoder gives a Gaussian ``q(z | x) = N(mean, exp(log_var))`` per image; called as the
 framework's networks are (``encoder(images)``), it returns the mean, so every score works on
@@ -49,7 +49,13 @@ class VaeEncoder(nn.Module):
 
 
 class VaeAutoencoder(nn.Module):
-    """A :class:`VaeEncoder` and the seed's :class:`~anomaly_ae.models.mlp.Decoder`."""
+    """A :class:`VaeEncoder` and hw7's :class:`~anomaly_ae.models.mlp.Decoder`.
+
+    Args:
+        input_shape, latent_dim: the images' ``(C, H, W)`` and the code's size (the model's).
+        hidden_dims: the encoder's hidden layer sizes (hw7's MLP sizes); the decoder
+            mirrors them.
+    """
 
     def __init__(
         self, input_shape: Sequence[int], latent_dim: int, hidden_dims: Sequence[int] = (256, 128)

@@ -97,7 +97,7 @@ def plot_roc(
 
 
 def plot_losses(ax: Axes, training: torch.Tensor, validation: torch.Tensor | None = None) -> None:
-    """The training loss of every batch (the seed's loss.png) and the validation loss of every
+    """The training loss of every batch (hw7's loss.png) and the validation loss of every
     validation, against the optimizer step, on a log scale: the first steps' loss is ten times
     the rest and would flatten them."""
     if training.numel() == 0 and (validation is None or validation.numel() == 0):

@@ -16,10 +16,10 @@ import torch
 from matplotlib.figure import Figure
 
 from anomaly_ae.data import AnomalyDataModule
-from anomaly_ae.data.tensors import ANOMALY
+from anomaly_ae.data.batches import ANOMALY
+from anomaly_ae.eval_mode import evaluating
 from anomaly_ae.metrics import Evaluation
 from anomaly_ae.models import AutoencoderModule
-from anomaly_ae.models.autoencoder import evaluating
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def write_results(results: dict[str, Any], run_dir: str | Path) -> Path:
 
 
 def format_summary(results: dict[str, Any]) -> str:
-    """A short table in the seed's terms: images flagged per set, type I and type II errors."""
+    """A short table in hw7's terms: images flagged per set, type I and type II errors."""
     m, data, cal = results["metrics"], results["data"], results["calibration"]
     rule = _describe_rule(cal)
     threshold = results["threshold"]
@@ -94,7 +94,7 @@ def format_summary(results: dict[str, Any]) -> str:
     step = f", step {cal['step']}" if "step" in cal else ""
     lines = [f"threshold {shown} ({rule}{step})"]
     score = results.get("score") or {}
-    if score and not score["_target_"].endswith(".ReconstructionScore"):  # not the seed's
+    if score and not score["_target_"].endswith(".ReconstructionScore"):  # not hw7's
         lines.insert(0, f"score: {score['description']}")
     names = [data["normal"] + " test"] + ([data["anomaly"] + " test"] if data["anomaly"] else [])
     width = max(16, *(len(n) + 2 for n in names))

@@ -15,19 +15,15 @@ from anomaly_ae.cli import command_line_overrides
 from anomaly_ae.data import AnomalyDataModule
 from anomaly_ae.errors import ConfigError
 from anomaly_ae.models import AutoencoderModule
+from anomaly_ae.reporting.loss_history import LossHistory
 from anomaly_ae.reporting.plots import save_figure
 from anomaly_ae.reporting.reconstruction_figure import reconstruction_figure, scored_sets
 from anomaly_ae.reporting.report_figure import report_figure, write_report
 from anomaly_ae.reporting.results import build_results, format_summary, write_results
-from anomaly_ae.reporting.tensorboard import (
-    logger_step,
-    run_hparams,
-    tensorboard_writer,
-    write_hparams,
-)
+from anomaly_ae.reporting.tensorboard import run_hparams, tensorboard_writer, write_hparams
 
 
-def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
+def run_facts(trainer: pl.Trainer, losses: LossHistory) -> dict[str, Any]:
     """Where the run ran and how long it trained, for results.json."""
     device = trainer.strategy.root_device
     facts: dict[str, Any] = {
@@ -38,12 +34,11 @@ def run_facts(trainer: pl.Trainer) -> dict[str, Any]:
         },
     }
     if trainer.global_step:  # a run that trained (evaluate's trainer never does)
-        losses = trainer.lightning_module.training_losses()
         facts["training"] = {
             "epochs": trainer.current_epoch,
             "optimizer_steps": trainer.global_step,
-            # the loss of the last training batch: what the seed's loop prints last
-            "last_batch_loss": float(losses[-1]) if len(losses) else None,
+            # the loss of the last training batch: what hw7's loop prints last
+            "last_batch_loss": losses.training[-1] if losses.training else None,
         }
     return facts
 
@@ -68,13 +63,15 @@ def finish_run(
     datamodule: AnomalyDataModule,
     cfg: DictConfig,
     checkpoint: str | Path,
+    losses: LossHistory,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     """Write results.json, report.png and reconstructions.png into the run directory, give
     TensorBoard the reconstructions and the final metrics next to the hyperparameters, and
     print the summary (rank 0 only), from the model's :attr:`evaluation` of its test.
 
-    ``checkpoint`` holds the tested weights; ``extra`` adds run facts (timings, ...).
+    ``checkpoint`` holds the tested weights, ``losses`` their training's losses; ``extra`` adds
+    run facts (timings, ...).
     """
     evaluation = model.evaluation
     if evaluation is None:
@@ -85,25 +82,25 @@ def finish_run(
     results = build_results(
         task=cfg.task_name,
         threshold=evaluation.threshold,
-        calibration=model.calibration,
+        calibration=model.threshold.calibration,
         metrics=evaluation.metrics,
         data=datamodule.describe(),
         tested={"step": model.weights_step, "checkpoint": str(checkpoint)},
         config=OmegaConf.to_container(cfg, resolve=True),
-        extra={"score": score_facts(model), **run_facts(trainer), **extra},
+        extra={"score": score_facts(model), **run_facts(trainer, losses), **extra},
     )
     if trainer.is_global_zero:
         run_dir = Path(cfg.paths.output_dir)
         path = write_results(results, run_dir)
         names = (datamodule.normal_name, datamodule.anomaly_name)
-        losses = (model.training_losses(), model.validation_losses())
-        figure = write_report(report_figure(evaluation, *names, *losses), run_dir)
+        curves = (losses.training_losses(), losses.validation_losses())
+        figure = write_report(report_figure(evaluation, *names, *curves), run_dir)
         sets = scored_sets(evaluation, datamodule)
         recon = reconstruction_figure(model, sets, evaluation.threshold)
         reconstructions = save_figure(recon, run_dir / "reconstructions.png")
         writer = tensorboard_writer(trainer)
         if writer is not None:  # the same figure, next to the test scalars
-            writer.add_figure("views/reconstructions", recon, logger_step(trainer))
+            writer.add_figure("views/reconstructions", recon, trainer.global_step)
         log_final_hparams(trainer, cfg)
         print(format_summary(results), flush=True)
         print(f"results: {path}\nreport: {figure}, {reconstructions.name}", flush=True)

@@ -13,6 +13,7 @@ from pytorch_lightning import loggers
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
+from torch.utils.tensorboard.writer import FileWriter
 
 from anomaly_ae.config import NOT_RUN_SETTINGS
 from anomaly_ae.metrics import RATES
@@ -118,9 +119,11 @@ def write_hparams(writer: SummaryWriter, columns: Mapping[str, Any]) -> None:
     the metrics are declared by tag (``verdict/auroc``, ...), and the plugin reads their values
     from the scalars the run logged, so nothing is logged twice."""
     metrics = {f"{TEST_GROUP}/{name}": 0.0 for name in RATES}  # only the tags are used
+    # an events file of its own in the run's folder, which TensorBoard reads with the others
+    events = FileWriter(writer.get_logdir())
     for summary in hparams_summaries(dict(columns), metrics):
-        writer._get_file_writer().add_summary(summary)
-    writer.flush()
+        events.add_summary(summary)
+    events.close()
 
 
 def _plain(value: Any) -> str | int | float | bool:
@@ -129,12 +132,6 @@ def _plain(value: Any) -> str | int | float | bool:
     if OmegaConf.is_config(value):
         value = OmegaConf.to_container(value, resolve=True)
     return str(value)
-
-
-def logger_step(trainer: pl.Trainer) -> int:
-    """The x Lightning's loggers give what is logged now: at test, the number of optimizer
-    steps of the run (0 for a Trainer that trained nothing, such as evaluate's)."""
-    return trainer.fit_loop.epoch_loop._batches_that_stepped
 
 
 def tensorboard_writer(trainer: pl.Trainer) -> SummaryWriter | None:

@@ -12,12 +12,12 @@ from anomaly_ae.metrics import scores_to_unit_interval
 from anomaly_ae.models import AutoencoderModule
 from anomaly_ae.reporting.plots import roc_figure
 from anomaly_ae.reporting.report_figure import score_figure
-from anomaly_ae.reporting.tensorboard import logger_step, tensorboard_writer
+from anomaly_ae.reporting.tensorboard import tensorboard_writer
 
 
 class TensorBoardViews(Callback):
     """Figures for the trainer's TensorBoard logger, written when testing ends, at the x of
-    the test scalars (:func:`logger_step`), from the module's
+    the test scalars (the run's optimizer steps), from the module's
     :attr:`~anomaly_ae.models.AutoencoderModule.evaluation`:
 
     - ``views/scores``: the validation, normal test and anomaly test scores with the threshold;
@@ -34,7 +34,7 @@ class TensorBoardViews(Callback):
             return
         if not isinstance(pl_module, AutoencoderModule) or pl_module.evaluation is None:
             return
-        evaluation, step = pl_module.evaluation, logger_step(trainer)
+        evaluation, step = pl_module.evaluation, trainer.global_step
         names = (trainer.datamodule.normal_name, trainer.datamodule.anomaly_name)
         writer.add_figure("views/scores", score_figure(evaluation, *names), step)
         if not evaluation.has_both_classes:
