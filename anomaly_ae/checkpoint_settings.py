@@ -45,7 +45,7 @@ _CALIBRATION_SPLIT = (
 )
 # not compared with a checkpoint's: the input shape follows the data (checked against them),
 # and the threshold rule is this run's (it is fitted again after every validation)
-_FOLLOWS_DATA = {"input_shape", "threshold"}
+_NOT_COMPARED = {"input_shape", "threshold"}
 
 
 def explicit_keys(overrides: Iterable[str], group: DictConfig, name: str) -> set[str]:
@@ -125,7 +125,7 @@ def model_config_for_resume(
     refuse_changes(
         comparable_model(model),
         saved,
-        explicit_keys(overrides, model, "model") - _FOLLOWS_DATA,
+        explicit_keys(overrides, model, "model") - _NOT_COMPARED,
         "model",
         "continues the saved model",
     )
@@ -198,7 +198,7 @@ def differences(checkpoint: Mapping[str, Any], model: DictConfig, data: DictConf
         k for k in RESUME_DATA_SETTINGS if k != "anomaly_classes" or _held_out(saved_data, data)
     ]
     for group, saved, current, keys in (
-        ("model", saved_model, comparable_model(model), sorted(set(saved_model) - _FOLLOWS_DATA)),
+        ("model", saved_model, comparable_model(model), sorted(set(saved_model) - _NOT_COMPARED)),
         ("data", saved_data, data, data_keys),
     ):
         found += [f"{group}.{k}={saved[k]}" for k in _differing(current, saved, keys)]

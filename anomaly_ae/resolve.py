@@ -16,7 +16,7 @@ from typing import Any
 
 import hydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from anomaly_ae.checkpoint import autoencoder_from_checkpoint, read_checkpoint
 from anomaly_ae.checkpoint_settings import (
@@ -73,7 +73,8 @@ def resolve_training(cfg: DictConfig, overrides: Sequence[str]) -> TrainingRun:
         checkpoint = read_checkpoint(path)
         rule = OmegaConf.to_container(cfg.model.threshold, resolve=True)
         cfg.model = model_config_for_resume(cfg.model, checkpoint, overrides)
-        cfg.model.threshold = rule  # the rule is this run's: it is fitted again
+        with open_dict(cfg.model):  # checkpoints before 0.3.0 have no threshold setting
+            cfg.model.threshold = rule  # the rule is this run's: it is fitted again
         cfg.data = data_config_for_checkpoint(
             cfg.data, checkpoint, overrides, RESUME_DATA_SETTINGS, fixed=TRAINING_ORDER
         )

@@ -117,6 +117,7 @@ class AnomalyDataModule(pl.LightningDataModule):
     def __init__(
         self,
         root: str | Path,
+        *,
         normal: str | Mapping[str, Any] = "mnist",
         anomaly: str | Mapping[str, Any] | None = "kmnist",
         normal_path: str | None = None,

@@ -35,7 +35,7 @@ class LossHistory(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if loss is not None:
             # Lightning hands callbacks the loss divided by accumulate_grad_batches
             self.training.append(float(loss) * trainer.accumulate_grad_batches)

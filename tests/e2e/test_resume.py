@@ -72,3 +72,34 @@ def test_killed_run_resumed_with_ckpt_path_last_matches_an_uninterrupted_one(
     uninterrupted = run_train(root, tmp_path / "whole", *SLOW_RUN)
     assert results["threshold"] == uninterrupted["threshold"]
     assert results["metrics"] == uninterrupted["metrics"]
+
+
+def as_written_before_0_3_0(path: Path, old: Path) -> None:
+    """``path``'s checkpoint as anomaly_ae 0.2.0 wrote it: the threshold a buffer of the module,
+    its record and the loss histories in the model's part, no threshold rule in its settings."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    state = checkpoint["state_dict"]
+    state["threshold"] = state.pop("threshold.value")
+    calibration = state.pop("threshold._extra_state")["calibration"]
+    checkpoint["hyper_parameters"].pop("threshold")
+    losses = checkpoint["callbacks"].pop("LossHistory")
+    checkpoint["callbacks"].pop("DecisionThreshold", None)
+    checkpoint["anomaly_ae"] |= {
+        "version": "0.2.0",
+        "calibration": calibration,
+        "training_losses": losses["training"],
+        "validation_losses": losses["validation"],
+    }
+    torch.save(checkpoint, old)
+
+
+def test_a_checkpoint_of_0_2_0_resumes_and_evaluates(tiny_root: Path, tmp_path: Path) -> None:
+    first = run_train(tiny_root, tmp_path / "first")
+    old = tmp_path / "old.ckpt"
+    as_written_before_0_3_0(Path(first["checkpoints"]["last"]), old)
+    more = run_train(tiny_root, tmp_path / "more", "trainer.max_epochs=3", f"ckpt_path={old}")
+    assert more["resumed_from"] == str(old)
+    assert more["training"]["optimizer_steps"] == 30
+    resumed = torch.load(more["checkpoints"]["last"], map_location="cpu", weights_only=True)
+    assert len(resumed["callbacks"]["LossHistory"]["training"]) == 30, "the old curve goes on"
+    assert resumed["hyper_parameters"]["threshold"]["k"] == 3.0
